@@ -1,0 +1,94 @@
+//! The contract between the hook router and whatever answers a hook.
+//!
+//! The JS bridge (node-addon) and the wasm engine (`crate::wasm`) both implement
+//! [`HookBackend`]; the router never knows which one it calls.
+
+use async_trait::async_trait;
+
+use super::model::{
+    AuthDecision, ConnectRequest, Event, Message, PublishDecision, SessionInfo, SubscribeDecision,
+    Subscription,
+};
+
+/// Which family of backend answered a hook (for stats and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Js,
+    Wasm,
+    /// A backend written in Rust by an embedder (tests, benches).
+    Native,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Js => "js",
+            BackendKind::Wasm => "wasm",
+            BackendKind::Native => "native",
+        }
+    }
+}
+
+/// Why a backend could not answer. Decisions turn every error into a deny.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// The backend does not serve this hook.
+    #[error("the backend does not implement this hook")]
+    NotSupported,
+    /// The answer did not come within the hook's deadline.
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    /// The JS callback threw or its promise rejected.
+    #[error("callback threw: {0}")]
+    Threw(String),
+    /// The callback returned something that is not a valid answer.
+    #[error("invalid return value: {0}")]
+    BadReturn(String),
+    /// A wasm guest trapped (including a memory-cap breach).
+    #[error("policy trapped: {0}")]
+    Trapped(String),
+    /// A wasm guest ran past its deadline (epoch interruption).
+    #[error("policy exceeded its deadline")]
+    DeadlineExceeded,
+    /// Too many calls in flight; the call was not made.
+    #[error("too many hook calls in flight")]
+    Overloaded,
+    /// The backend is gone (server stopped, JS side closed).
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Something that answers hooks.
+///
+/// Decision methods may take as long as they need: the router applies the
+/// timeout. [`HookBackend::notify`] must return quickly (the router calls it
+/// from one dispatcher task per server, in event order).
+#[async_trait]
+pub trait HookBackend: Send + Sync + 'static {
+    /// The family of this backend.
+    fn kind(&self) -> BackendKind;
+
+    async fn authenticate(&self, _req: ConnectRequest) -> Result<AuthDecision, HookError> {
+        Err(HookError::NotSupported)
+    }
+
+    async fn authorize_subscribe(
+        &self,
+        _session: SessionInfo,
+        _sub: Subscription,
+    ) -> Result<SubscribeDecision, HookError> {
+        Err(HookError::NotSupported)
+    }
+
+    async fn authorize_publish(
+        &self,
+        _session: SessionInfo,
+        _msg: Message,
+    ) -> Result<PublishDecision, HookError> {
+        Err(HookError::NotSupported)
+    }
+
+    async fn notify(&self, _event: Event) -> Result<(), HookError> {
+        Err(HookError::NotSupported)
+    }
+}
