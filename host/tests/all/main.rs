@@ -1,0 +1,1 @@
+//! Integration tests of the host crate: one test binary, a module per topic.
