@@ -5,10 +5,16 @@
 //! the current [`HookSet`] (none → rmqtt default) → decision or notification.
 
 pub mod backend;
+pub(crate) mod convert;
 pub mod kind;
 pub mod model;
+pub(crate) mod mutation;
+pub(crate) mod notify;
+pub(crate) mod router;
 mod set;
+pub mod stats;
 
 pub use backend::{BackendKind, HookBackend, HookError};
 pub use kind::{HookKind, UnknownHook};
 pub use set::HookSet;
+pub use stats::{HookStats, HookStatsRow};

@@ -1,0 +1,61 @@
+//! Binds the validated listeners inside the server's runtime.
+
+use std::net::SocketAddr;
+
+use rmqtt::net::{Builder, Listener};
+
+use crate::config::{Protocol, ValidListener};
+use crate::error::BrokerError;
+
+/// A bound listener, as reported to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub protocol: Protocol,
+    pub address: String,
+    /// The real port (the OS's choice when the config said 0).
+    pub port: u16,
+}
+
+/// Binds `l`. Must run inside a tokio runtime.
+///
+/// rmqtt's own anonymous check is switched off (see `hooks::router`): the
+/// router applies `l.allow_anonymous` itself, so every CONNECT reaches it.
+pub fn bind(l: &ValidListener) -> Result<(Listener, ListenerInfo), BrokerError> {
+    let bind_err = |e: &dyn std::fmt::Display| BrokerError::Bind {
+        listener: l.name.clone(),
+        addr: l.addr.to_string(),
+        reason: e.to_string(),
+    };
+    let mut builder = Builder::new()
+        .name(l.name.clone())
+        .laddr(l.addr)
+        .allow_anonymous(false)
+        .reuseaddr(Some(true));
+    if let Some(tls) = &l.tls {
+        builder = builder
+            .tls_cert(Some(tls.cert.clone()))
+            .tls_key(Some(tls.key.clone()));
+    }
+    let bound = builder.bind().map_err(|e| bind_err(&e))?;
+    let local: SocketAddr = bound.local_addr().map_err(|e| bind_err(&e))?;
+    let listener = match l.protocol {
+        Protocol::Tcp => bound.tcp(),
+        Protocol::Tls => bound.tls(),
+        Protocol::Ws => bound.ws(),
+        Protocol::Wss => bound.wss(),
+    }
+    .map_err(|e| BrokerError::Tls {
+        listener: l.name.clone(),
+        reason: format!("{e:#}"),
+    })?;
+    Ok((
+        listener,
+        ListenerInfo {
+            name: l.name.clone(),
+            protocol: l.protocol,
+            address: local.ip().to_string(),
+            port: local.port(),
+        },
+    ))
+}

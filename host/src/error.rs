@@ -1,0 +1,87 @@
+//! Errors of the host's public API. Each variant has a stable `code()` that the
+//! Node API exposes as `error.code`.
+
+/// A configuration that cannot be started.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Malformed(String),
+    #[error("invalid configuration: at least one listener is required")]
+    NoListeners,
+    #[error("invalid configuration: listener `{listener}` has port {port}; use an integer from 1 to 65535 (0 lets the OS pick)")]
+    Port { listener: String, port: String },
+    #[error("invalid configuration: listener `{listener}` repeats port {port}")]
+    DuplicatePort { listener: String, port: u16 },
+    #[error("invalid configuration: listener `{listener}` ({protocol}) needs both tlsCert and tlsKey")]
+    TlsMissing {
+        listener: String,
+        protocol: &'static str,
+    },
+    #[error("invalid configuration: listener `{listener}`: {path}: {problem}")]
+    TlsFile {
+        listener: String,
+        path: String,
+        problem: String,
+    },
+    #[error("invalid configuration: listener `{listener}` has address `{address}`, which is not an IP address")]
+    Address { listener: String, address: String },
+    #[error("invalid configuration: hookTimeoutMs {0} must be between 1 and 600000")]
+    HookTimeout(f64),
+}
+
+impl ConfigError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Malformed(_) => "ERR_INVALID_CONFIG",
+            ConfigError::NoListeners => "ERR_CONFIG_NO_LISTENERS",
+            ConfigError::Port { .. } => "ERR_CONFIG_PORT",
+            ConfigError::DuplicatePort { .. } => "ERR_CONFIG_DUPLICATE_PORT",
+            ConfigError::TlsMissing { .. } => "ERR_CONFIG_TLS_MISSING",
+            ConfigError::TlsFile { .. } => "ERR_CONFIG_TLS_FILE",
+            ConfigError::Address { .. } => "ERR_CONFIG_ADDRESS",
+            ConfigError::HookTimeout(_) => "ERR_CONFIG_HOOK_TIMEOUT",
+        }
+    }
+}
+
+/// Anything the broker's public operations can fail with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the server is already running")]
+    AlreadyRunning,
+    #[error("the server is not running; call start() first")]
+    NotRunning,
+    #[error("listener `{listener}` could not bind {addr}: {reason}")]
+    Bind {
+        listener: String,
+        addr: String,
+        reason: String,
+    },
+    #[error("listener `{listener}`: TLS setup failed: {reason}")]
+    Tls { listener: String, reason: String },
+    #[error("invalid QoS {0}; use 0, 1 or 2")]
+    InvalidQos(String),
+    #[error("invalid topic `{topic}`: {reason}")]
+    InvalidTopic { topic: String, reason: &'static str },
+    #[error("the broker failed: {0}")]
+    Internal(String),
+}
+
+impl BrokerError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BrokerError::Config(e) => e.code(),
+            BrokerError::AlreadyRunning => "ERR_ALREADY_RUNNING",
+            BrokerError::NotRunning => "ERR_NOT_RUNNING",
+            BrokerError::Bind { .. } => "ERR_BIND",
+            BrokerError::Tls { .. } => "ERR_CONFIG_TLS_FILE",
+            BrokerError::InvalidQos(_) => "ERR_INVALID_QOS",
+            BrokerError::InvalidTopic { .. } => "ERR_INVALID_TOPIC",
+            BrokerError::Internal(_) => "ERR_INTERNAL",
+        }
+    }
+}
