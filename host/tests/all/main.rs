@@ -1,1 +1,4 @@
 //! Integration tests of the host crate: one test binary, a module per topic.
+
+mod broker_lifecycle;
+mod support;

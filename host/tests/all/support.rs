@@ -1,0 +1,195 @@
+//! Shared test helpers: a broker on an OS-picked port, real MQTT clients, and
+//! a native hook backend driven by closures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rmqtt_js_host::hooks::model::{
+    AuthDecision, ConnectRequest, Event, Message, PublishDecision, SessionInfo, SubscribeDecision,
+    Subscription,
+};
+use rmqtt_js_host::hooks::{BackendKind, HookBackend, HookError};
+use rmqtt_js_host::{Broker, ServerConfig};
+use rumqttc::{AsyncClient, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+
+/// Generous bound for anything a test waits on (never a fixed sleep).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Starts a broker with one TCP listener on an OS-picked port.
+pub async fn start_broker(broker: &Broker) -> u16 {
+    start_with(broker, ServerConfig::basic(0)).await
+}
+
+pub async fn start_with(broker: &Broker, mut cfg: ServerConfig) -> u16 {
+    for l in &mut cfg.listeners {
+        l.address = "127.0.0.1".into();
+    }
+    let listeners = broker.start(cfg).await.expect("broker starts");
+    listeners[0].port
+}
+
+/// A connected client whose incoming publishes arrive on `messages`.
+pub struct Client {
+    pub client: AsyncClient,
+    pub messages: mpsc::UnboundedReceiver<rumqttc::Publish>,
+    pub closed: mpsc::UnboundedReceiver<ConnectionError>,
+}
+
+pub fn options(id: &str, port: u16) -> MqttOptions {
+    let mut o = MqttOptions::new(id, "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(30));
+    o
+}
+
+/// Connects and waits for a successful CONNACK.
+pub async fn connect(opts: MqttOptions) -> Client {
+    try_connect(opts).await.expect("client connects")
+}
+
+/// Connects; the CONNACK refusal (or any connection error) is the `Err`.
+pub async fn try_connect(opts: MqttOptions) -> Result<Client, ConnectionError> {
+    let (client, mut eventloop) = AsyncClient::new(opts, 64);
+    let first = tokio::time::timeout(WAIT, first_connack(&mut eventloop))
+        .await
+        .expect("CONNACK within the wait bound");
+    first?;
+    let (tx, messages) = mpsc::unbounded_channel();
+    let (closed_tx, closed) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = closed_tx.send(e);
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Client {
+        client,
+        messages,
+        closed,
+    })
+}
+
+async fn first_connack(eventloop: &mut EventLoop) -> Result<(), ConnectionError> {
+    loop {
+        if let MqttEvent::Incoming(Packet::ConnAck(_)) = eventloop.poll().await? {
+            return Ok(());
+        }
+    }
+}
+
+impl Client {
+    /// Subscribes and waits until the broker has the subscription (a
+    /// round trip through a retained-free probe is not needed: rumqttc gives
+    /// no SUBACK hook here, so we publish-and-receive on a private topic).
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) {
+        self.client.subscribe(filter, qos).await.expect("subscribe sent");
+    }
+
+    pub async fn next_message(&mut self) -> rumqttc::Publish {
+        tokio::time::timeout(WAIT, self.messages.recv())
+            .await
+            .expect("a message within the wait bound")
+            .expect("client still running")
+    }
+
+    /// Waits until the connection ends.
+    pub async fn closed(&mut self) -> ConnectionError {
+        tokio::time::timeout(WAIT, self.closed.recv())
+            .await
+            .expect("the connection closes within the wait bound")
+            .expect("an error ends the connection")
+    }
+}
+
+/// Subscribes `sub` to `filter` and proves the subscription is live by a
+/// round trip: keeps publishing a probe until `sub` receives one.
+pub async fn subscribe_ready(sub: &mut Client, publisher: &Client, filter_topic: &str) {
+    sub.subscribe(filter_topic, QoS::AtLeastOnce).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        publisher
+            .client
+            .publish(filter_topic, QoS::AtMostOnce, false, b"probe".to_vec())
+            .await
+            .expect("probe sent");
+        if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(200), sub.messages.recv()).await {
+            if p.payload.as_ref() == b"probe" {
+                // Drain further probes that may still be in flight.
+                while let Ok(Some(_)) =
+                    tokio::time::timeout(Duration::from_millis(100), sub.messages.recv()).await
+                {}
+                return;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "subscription never became live");
+    }
+}
+
+type Auth = dyn Fn(ConnectRequest) -> Result<AuthDecision, HookError> + Send + Sync;
+type SubAcl = dyn Fn(SessionInfo, Subscription) -> Result<SubscribeDecision, HookError> + Send + Sync;
+type PubAcl = dyn Fn(SessionInfo, Message) -> Result<PublishDecision, HookError> + Send + Sync;
+
+/// A Rust backend made of closures; events are forwarded to a channel.
+#[derive(Default)]
+pub struct FnBackend {
+    pub auth: Option<Box<Auth>>,
+    pub sub: Option<Box<SubAcl>>,
+    pub publ: Option<Box<PubAcl>>,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Makes every decision sleep this long first (for timeouts).
+    pub delay: Option<Duration>,
+}
+
+impl FnBackend {
+    pub fn into_arc(self) -> Arc<dyn HookBackend> {
+        Arc::new(self)
+    }
+
+    async fn pause(&self) {
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+#[async_trait]
+impl HookBackend for FnBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Native
+    }
+
+    async fn authenticate(&self, req: ConnectRequest) -> Result<AuthDecision, HookError> {
+        self.pause().await;
+        self.auth.as_ref().ok_or(HookError::NotSupported)?(req)
+    }
+
+    async fn authorize_subscribe(
+        &self,
+        s: SessionInfo,
+        sub: Subscription,
+    ) -> Result<SubscribeDecision, HookError> {
+        self.pause().await;
+        self.sub.as_ref().ok_or(HookError::NotSupported)?(s, sub)
+    }
+
+    async fn authorize_publish(&self, s: SessionInfo, m: Message) -> Result<PublishDecision, HookError> {
+        self.pause().await;
+        self.publ.as_ref().ok_or(HookError::NotSupported)?(s, m)
+    }
+
+    async fn notify(&self, e: Event) -> Result<(), HookError> {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+        Ok(())
+    }
+}
