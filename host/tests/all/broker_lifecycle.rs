@@ -11,7 +11,7 @@ async fn a_server_publish_reaches_a_subscriber_and_retained_ones_reach_later_sub
     let port = start_broker(&broker).await;
     let mut sub = connect(options("sub", port)).await;
     let probe = connect(options("probe", port)).await;
-    subscribe_ready(&mut sub, &probe, "news").await;
+    subscribe_ready(&mut sub, &probe, "news", "news").await;
 
     broker
         .publish("news".into(), b"hello".to_vec(), 1, false)
@@ -56,10 +56,10 @@ async fn two_servers_run_side_by_side_without_crosstalk() {
     assert_ne!(pa, pb);
     let mut sub_a = connect(options("sa", pa)).await;
     let probe_a = connect(options("pa", pa)).await;
-    subscribe_ready(&mut sub_a, &probe_a, "t").await;
+    subscribe_ready(&mut sub_a, &probe_a, "t", "t").await;
     let mut sub_b = connect(options("sb", pb)).await;
     let probe_b = connect(options("pb", pb)).await;
-    subscribe_ready(&mut sub_b, &probe_b, "t").await;
+    subscribe_ready(&mut sub_b, &probe_b, "t", "t").await;
 
     b.publish("t".into(), b"for-b".to_vec(), 1, false).await.expect("publish b");
     a.publish("t".into(), b"for-a".to_vec(), 1, false).await.expect("publish a");

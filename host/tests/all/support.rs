@@ -87,9 +87,7 @@ async fn first_connack(eventloop: &mut EventLoop) -> Result<(), ConnectionError>
 }
 
 impl Client {
-    /// Subscribes and waits until the broker has the subscription (a
-    /// round trip through a retained-free probe is not needed: rumqttc gives
-    /// no SUBACK hook here, so we publish-and-receive on a private topic).
+    /// Sends a SUBSCRIBE (use [`subscribe_ready`] to wait until it is live).
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) {
         self.client.subscribe(filter, qos).await.expect("subscribe sent");
     }
@@ -111,14 +109,15 @@ impl Client {
 }
 
 /// Subscribes `sub` to `filter` and proves the subscription is live by a
-/// round trip: keeps publishing a probe until `sub` receives one.
-pub async fn subscribe_ready(sub: &mut Client, publisher: &Client, filter_topic: &str) {
-    sub.subscribe(filter_topic, QoS::AtLeastOnce).await;
+/// round trip: keeps publishing a probe to `probe_topic` (which `filter` must
+/// match) until `sub` receives one.
+pub async fn subscribe_ready(sub: &mut Client, publisher: &Client, filter: &str, probe_topic: &str) {
+    sub.subscribe(filter, QoS::AtLeastOnce).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         publisher
             .client
-            .publish(filter_topic, QoS::AtMostOnce, false, b"probe".to_vec())
+            .publish(probe_topic, QoS::AtMostOnce, false, b"probe".to_vec())
             .await
             .expect("probe sent");
         if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(200), sub.messages.recv()).await {
