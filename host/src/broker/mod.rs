@@ -53,7 +53,11 @@ struct RunningServer {
 }
 
 impl Broker {
+    /// A stopped broker. Installs the process logger (WARN/ERROR to stderr,
+    /// or to the sink of [`crate::logging::set_sink`]) unless the embedder
+    /// installed one of its own first.
     pub fn new() -> Broker {
+        crate::logging::install();
         Broker::default()
     }
 
