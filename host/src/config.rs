@@ -149,7 +149,10 @@ impl ServerConfig {
                 address: l.address.clone(),
             })?;
             if port != 0 && !ports.insert((ip, port)) {
-                return Err(ConfigError::DuplicatePort { listener: name, port });
+                return Err(ConfigError::DuplicatePort {
+                    listener: name,
+                    port,
+                });
             }
             let tls = if l.protocol.is_tls() {
                 Some(validate_tls(&name, l)?)
@@ -236,14 +239,26 @@ mod tests {
     fn each_config_mistake_has_its_own_error() {
         let cases = [
             (r#"{"listeners":[]}"#, "ERR_CONFIG_NO_LISTENERS"),
-            (r#"{"listeners":[{"port":70000,"protocol":"tcp"}]}"#, "ERR_CONFIG_PORT"),
-            (r#"{"listeners":[{"port":-1,"protocol":"tcp"}]}"#, "ERR_CONFIG_PORT"),
-            (r#"{"listeners":[{"port":1.5,"protocol":"tcp"}]}"#, "ERR_CONFIG_PORT"),
+            (
+                r#"{"listeners":[{"port":70000,"protocol":"tcp"}]}"#,
+                "ERR_CONFIG_PORT",
+            ),
+            (
+                r#"{"listeners":[{"port":-1,"protocol":"tcp"}]}"#,
+                "ERR_CONFIG_PORT",
+            ),
+            (
+                r#"{"listeners":[{"port":1.5,"protocol":"tcp"}]}"#,
+                "ERR_CONFIG_PORT",
+            ),
             (
                 r#"{"listeners":[{"port":1883,"protocol":"tcp"},{"port":1883,"protocol":"ws"}]}"#,
                 "ERR_CONFIG_DUPLICATE_PORT",
             ),
-            (r#"{"listeners":[{"port":8883,"protocol":"tls"}]}"#, "ERR_CONFIG_TLS_MISSING"),
+            (
+                r#"{"listeners":[{"port":8883,"protocol":"tls"}]}"#,
+                "ERR_CONFIG_TLS_MISSING",
+            ),
             (
                 r#"{"listeners":[{"port":8883,"protocol":"wss","tlsCert":"/nope.pem","tlsKey":"/nope.key"}]}"#,
                 "ERR_CONFIG_TLS_FILE",
@@ -252,7 +267,10 @@ mod tests {
                 r#"{"listeners":[{"port":1883,"protocol":"tcp","address":"not-an-ip"}]}"#,
                 "ERR_CONFIG_ADDRESS",
             ),
-            (r#"{"listeners":[{"port":1883,"protocol":"quic"}]}"#, "ERR_INVALID_CONFIG"),
+            (
+                r#"{"listeners":[{"port":1883,"protocol":"quic"}]}"#,
+                "ERR_INVALID_CONFIG",
+            ),
             (
                 r#"{"listeners":[{"port":1883,"protocol":"tcp"}],"hookTimeoutMs":0}"#,
                 "ERR_CONFIG_HOOK_TIMEOUT",

@@ -12,7 +12,9 @@ pub enum ConfigError {
     Port { listener: String, port: String },
     #[error("invalid configuration: listener `{listener}` repeats port {port}")]
     DuplicatePort { listener: String, port: u16 },
-    #[error("invalid configuration: listener `{listener}` ({protocol}) needs both tlsCert and tlsKey")]
+    #[error(
+        "invalid configuration: listener `{listener}` ({protocol}) needs both tlsCert and tlsKey"
+    )]
     TlsMissing {
         listener: String,
         protocol: &'static str,

@@ -51,15 +51,22 @@ pub async fn boot(
     }))
     .collect();
     let notifier = Notifier::spawn(stats.clone());
-    Arc::new(HookRouter::new(hooks, rules, cfg.hook_timeout, notifier, stats))
-        .register(&scx)
-        .await;
+    Arc::new(HookRouter::new(
+        hooks,
+        rules,
+        cfg.hook_timeout,
+        notifier,
+        stats,
+    ))
+    .register(&scx)
+    .await;
 
     let mut server = MqttServer::new(scx.clone());
     let mut infos = Vec::with_capacity(cfg.listeners.len());
     for (i, l) in cfg.listeners.iter().enumerate() {
         let (listener, info) = listeners::bind(l)?;
-        let id = u16::try_from(i + 1).map_err(|_| BrokerError::Internal("too many listeners".into()))?;
+        let id =
+            u16::try_from(i + 1).map_err(|_| BrokerError::Internal("too many listeners".into()))?;
         server = server.listener_by_id(listener, id);
         infos.push(info);
     }

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytestring::ByteString;
 use rmqtt::codec::v5::PublishProperties;
+use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::types::{
     AuthResult, ConnectAckReason, FromType, Publish, PublishAclResult, SubscribeAclResult,
 };
@@ -290,7 +290,9 @@ impl HookRouter {
 /// A copy of `p` carrying the deny mark and its reason.
 fn mark_denied(p: &Publish, reason: Option<String>) -> Publish {
     let mut out = p.clone();
-    let props = out.properties.get_or_insert_with(PublishProperties::default);
+    let props = out
+        .properties
+        .get_or_insert_with(PublishProperties::default);
     props.user_properties.push((
         ByteString::from_static(DENIED_MARK),
         ByteString::from(reason.unwrap_or_default()),
@@ -367,43 +369,49 @@ fn notify_event(r: &HookRouter, param: &Parameter) {
         Parameter::ClientConnect(ci) => r.notify(&set, HookKind::ClientConnect, || {
             Event::ClientConnect(convert::connect_info(ci, None))
         }),
-        Parameter::ClientConnack(ci, reason) => r.notify(&set, HookKind::ClientConnack, || {
-            Event::ClientConnack {
+        Parameter::ClientConnack(ci, reason) => {
+            r.notify(&set, HookKind::ClientConnack, || Event::ClientConnack {
                 info: convert::connect_info(ci, None),
                 conn_ack: connack_name(reason),
-            }
-        }),
+            })
+        }
         Parameter::ClientConnected(s) => r.notify(&set, HookKind::ClientConnected, || {
             Event::ClientConnected(sess(s))
         }),
         Parameter::ClientDisconnected(s, reason) => {
-            r.notify(&set, HookKind::ClientDisconnected, || Event::ClientDisconnected {
-                session: sess(s),
-                reason: convert::reason(reason),
+            r.notify(&set, HookKind::ClientDisconnected, || {
+                Event::ClientDisconnected {
+                    session: sess(s),
+                    reason: convert::reason(reason),
+                }
             })
         }
         Parameter::SessionCreated(s) => r.notify(&set, HookKind::SessionCreated, || {
             Event::SessionCreated(sess(s))
         }),
-        Parameter::SessionSubscribed(s, sub) => {
-            r.notify(&set, HookKind::SessionSubscribed, || Event::SessionSubscribed {
+        Parameter::SessionSubscribed(s, sub) => r.notify(&set, HookKind::SessionSubscribed, || {
+            Event::SessionSubscribed {
                 session: sess(s),
                 subscription: Subscription {
                     topic_filter: sub.topic_filter.to_string(),
                     qos: convert::qos(sub.opts.qos()),
                 },
-            })
-        }
+            }
+        }),
         Parameter::SessionUnsubscribed(s, unsub) => {
-            r.notify(&set, HookKind::SessionUnsubscribed, || Event::SessionUnsubscribed {
-                session: sess(s),
-                topic_filter: unsub.topic_filter.to_string(),
+            r.notify(&set, HookKind::SessionUnsubscribed, || {
+                Event::SessionUnsubscribed {
+                    session: sess(s),
+                    topic_filter: unsub.topic_filter.to_string(),
+                }
             })
         }
         Parameter::SessionTerminated(s, reason) => {
-            r.notify(&set, HookKind::SessionTerminated, || Event::SessionTerminated {
-                session: sess(s),
-                reason: convert::reason(reason),
+            r.notify(&set, HookKind::SessionTerminated, || {
+                Event::SessionTerminated {
+                    session: sess(s),
+                    reason: convert::reason(reason),
+                }
             })
         }
         Parameter::ClientSubscribe(s, sub) => {
@@ -416,16 +424,20 @@ fn notify_event(r: &HookRouter, param: &Parameter) {
             })
         }
         Parameter::ClientUnsubscribe(s, unsub) => {
-            r.notify(&set, HookKind::ClientUnsubscribe, || Event::ClientUnsubscribe {
-                session: sess(s),
-                topic_filter: unsub.topic_filter.to_string(),
+            r.notify(&set, HookKind::ClientUnsubscribe, || {
+                Event::ClientUnsubscribe {
+                    session: sess(s),
+                    topic_filter: unsub.topic_filter.to_string(),
+                }
             })
         }
         Parameter::MessageDelivered(s, from, p) => {
-            r.notify(&set, HookKind::MessageDelivered, || Event::MessageDelivered {
-                session: sess(s),
-                from: convert::from(from),
-                message: convert::message(p),
+            r.notify(&set, HookKind::MessageDelivered, || {
+                Event::MessageDelivered {
+                    session: sess(s),
+                    from: convert::from(from),
+                    message: convert::message(p),
+                }
             })
         }
         Parameter::MessageAcked(s, from, p) => {

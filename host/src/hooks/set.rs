@@ -44,7 +44,10 @@ impl HookSet {
 impl std::fmt::Debug for HookSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.bound().map(|k| (k.js_name(), self.get(k).map(|b| b.kind().as_str()))))
+            .entries(
+                self.bound()
+                    .map(|k| (k.js_name(), self.get(k).map(|b| b.kind().as_str()))),
+            )
             .finish()
     }
 }

@@ -95,7 +95,9 @@ impl Default for HookStats {
             cells: (0..HookKind::ALL.len() * BACKENDS.len())
                 .map(|_| Cell::default())
                 .collect(),
-            dropped: (0..HookKind::ALL.len()).map(|_| AtomicU64::new(0)).collect(),
+            dropped: (0..HookKind::ALL.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
     }
 }
@@ -188,10 +190,24 @@ mod tests {
     fn counts_and_quantiles_follow_the_recorded_calls() {
         let s = HookStats::default();
         for i in 0..99 {
-            let outcome = if i % 3 == 0 { Outcome::Deny } else { Outcome::Allow };
-            s.record(HookKind::ClientAuthenticate, BackendKind::Wasm, outcome, Duration::from_micros(10));
+            let outcome = if i % 3 == 0 {
+                Outcome::Deny
+            } else {
+                Outcome::Allow
+            };
+            s.record(
+                HookKind::ClientAuthenticate,
+                BackendKind::Wasm,
+                outcome,
+                Duration::from_micros(10),
+            );
         }
-        s.record(HookKind::ClientAuthenticate, BackendKind::Wasm, Outcome::Timeout, Duration::from_secs(5));
+        s.record(
+            HookKind::ClientAuthenticate,
+            BackendKind::Wasm,
+            Outcome::Timeout,
+            Duration::from_secs(5),
+        );
         let rows = s.snapshot();
         assert_eq!(rows.len(), 1);
         let r = &rows[0];

@@ -61,8 +61,12 @@ async fn two_servers_run_side_by_side_without_crosstalk() {
     let probe_b = connect(options("pb", pb)).await;
     subscribe_ready(&mut sub_b, &probe_b, "t", "t").await;
 
-    b.publish("t".into(), b"for-b".to_vec(), 1, false).await.expect("publish b");
-    a.publish("t".into(), b"for-a".to_vec(), 1, false).await.expect("publish a");
+    b.publish("t".into(), b"for-b".to_vec(), 1, false)
+        .await
+        .expect("publish b");
+    a.publish("t".into(), b"for-a".to_vec(), 1, false)
+        .await
+        .expect("publish a");
     assert_eq!(sub_a.next_message().await.payload.as_ref(), b"for-a");
     assert_eq!(sub_b.next_message().await.payload.as_ref(), b"for-b");
     a.stop().await.expect("stop a");
@@ -80,11 +84,20 @@ async fn errors_carry_stable_codes() {
     assert_eq!(err.code(), "ERR_NOT_RUNNING");
 
     let port = start_broker(&broker).await;
-    let err = broker.publish("a/#".into(), vec![], 0, false).await.expect_err("wildcard");
+    let err = broker
+        .publish("a/#".into(), vec![], 0, false)
+        .await
+        .expect_err("wildcard");
     assert_eq!(err.code(), "ERR_INVALID_TOPIC");
-    let err = broker.publish("a".into(), vec![], 3, false).await.expect_err("qos 3");
+    let err = broker
+        .publish("a".into(), vec![], 3, false)
+        .await
+        .expect_err("qos 3");
     assert_eq!(err.code(), "ERR_INVALID_QOS");
-    let err = broker.start(ServerConfig::basic(0)).await.expect_err("twice");
+    let err = broker
+        .start(ServerConfig::basic(0))
+        .await
+        .expect_err("twice");
     assert_eq!(err.code(), "ERR_ALREADY_RUNNING");
 
     // The port is taken by the running broker: a second broker cannot bind it.

@@ -10,7 +10,9 @@ use rmqtt_js_host::{Broker, ServerConfig};
 use rumqttc::{ConnectReturnCode, ConnectionError, QoS};
 use tokio::sync::mpsc;
 
-use crate::support::{connect, options, start_broker, start_with, subscribe_ready, try_connect, FnBackend};
+use crate::support::{
+    connect, options, start_broker, start_with, subscribe_ready, try_connect, FnBackend,
+};
 
 fn bind(broker: &Broker, backend: FnBackend, kinds: &[HookKind]) {
     let backend = backend.into_arc();
@@ -64,7 +66,10 @@ async fn the_auth_hook_sees_every_client_including_anonymous_ones() {
         .into_iter()
         .find(|r| r.hook == HookKind::ClientAuthenticate)
         .expect("auth stats");
-    assert_eq!((auth_row.calls, auth_row.allows, auth_row.denies), (3, 1, 2));
+    assert_eq!(
+        (auth_row.calls, auth_row.allows, auth_row.denies),
+        (3, 1, 2)
+    );
     broker.stop().await.expect("stop");
 }
 
@@ -88,7 +93,12 @@ async fn a_slow_auth_hook_times_out_into_a_deny() {
     bind(
         &broker,
         FnBackend {
-            auth: Some(Box::new(|_| Ok(AuthDecision { allow: true, ..Default::default() }))),
+            auth: Some(Box::new(|_| {
+                Ok(AuthDecision {
+                    allow: true,
+                    ..Default::default()
+                })
+            })),
             delay: Some(Duration::from_secs(3)),
             ..Default::default()
         },
@@ -99,7 +109,11 @@ async fn a_slow_auth_hook_times_out_into_a_deny() {
     let port = start_with(&broker, cfg).await;
     let code = refused(try_connect(options("slow", port)).await);
     assert_eq!(code, ConnectReturnCode::NotAuthorized);
-    let row = broker.stats().snapshot().into_iter().find(|r| r.hook == HookKind::ClientAuthenticate);
+    let row = broker
+        .stats()
+        .snapshot()
+        .into_iter()
+        .find(|r| r.hook == HookKind::ClientAuthenticate);
     assert_eq!(row.expect("stats").timeouts, 1);
     broker.stop().await.expect("stop");
 }
@@ -115,15 +129,27 @@ async fn the_publish_acl_denies_rewrites_and_runs_once_per_publish() {
             publ: Some(Box::new(move |_s, m| {
                 seen.fetch_add(1, Ordering::SeqCst);
                 Ok(match m.topic.as_str() {
-                    "secret" => PublishDecision { allow: false, reason: Some("no".into()), ..Default::default() },
+                    "secret" => PublishDecision {
+                        allow: false,
+                        reason: Some("no".into()),
+                        ..Default::default()
+                    },
                     "shout" => PublishDecision {
                         allow: true,
                         topic: Some("out".into()),
                         payload: Some(m.payload.to_ascii_uppercase()),
                         ..Default::default()
                     },
-                    "bad" => PublishDecision { allow: true, topic: Some("a/#".into()), qos: Some(9), ..Default::default() },
-                    _ => PublishDecision { allow: true, ..Default::default() },
+                    "bad" => PublishDecision {
+                        allow: true,
+                        topic: Some("a/#".into()),
+                        qos: Some(9),
+                        ..Default::default()
+                    },
+                    _ => PublishDecision {
+                        allow: true,
+                        ..Default::default()
+                    },
                 })
             })),
             ..Default::default()
@@ -136,7 +162,12 @@ async fn the_publish_acl_denies_rewrites_and_runs_once_per_publish() {
     subscribe_ready(&mut sub, &publisher, "#", "probe").await;
     let before = calls.load(Ordering::SeqCst);
 
-    for (topic, payload) in [("secret", "s"), ("shout", "hi"), ("bad", "b"), ("plain", "p")] {
+    for (topic, payload) in [
+        ("secret", "s"),
+        ("shout", "hi"),
+        ("bad", "b"),
+        ("plain", "p"),
+    ] {
         publisher
             .client
             .publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
@@ -159,7 +190,11 @@ async fn the_publish_acl_denies_rewrites_and_runs_once_per_publish() {
             ("plain".to_string(), b"p".to_vec()),
         ]
     );
-    assert_eq!(calls.load(Ordering::SeqCst) - before, 4, "one ACL call per publish");
+    assert_eq!(
+        calls.load(Ordering::SeqCst) - before,
+        4,
+        "one ACL call per publish"
+    );
     broker.stop().await.expect("stop");
 }
 
@@ -220,29 +255,52 @@ async fn notifications_carry_the_session_and_message() {
             events: Some(tx),
             ..Default::default()
         },
-        &[HookKind::ClientConnected, HookKind::MessagePublish, HookKind::ClientSubscribe],
+        &[
+            HookKind::ClientConnected,
+            HookKind::MessagePublish,
+            HookKind::ClientSubscribe,
+        ],
     );
     let port = start_broker(&broker).await;
     let mut o = options("watcher", port);
     o.set_credentials("ann", "pw");
     let c = connect(o).await;
-    c.client.subscribe("x/y", QoS::AtLeastOnce).await.expect("sub");
-    c.client.publish("x/y", QoS::AtLeastOnce, false, b"m".to_vec()).await.expect("pub");
+    c.client
+        .subscribe("x/y", QoS::AtLeastOnce)
+        .await
+        .expect("sub");
+    c.client
+        .publish("x/y", QoS::AtLeastOnce, false, b"m".to_vec())
+        .await
+        .expect("pub");
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
-        let e = tokio::time::timeout(crate::support::WAIT, rx.recv()).await.expect("event").expect("open");
+        let e = tokio::time::timeout(crate::support::WAIT, rx.recv())
+            .await
+            .expect("event")
+            .expect("open");
         match &e {
             Event::ClientConnected(s) => {
                 assert_eq!(s.client_id, "watcher");
                 assert_eq!(s.username.as_deref(), Some("ann"));
                 assert_eq!(Some(s.node), broker.node_id());
             }
-            Event::ClientSubscribe { session, subscription } => {
+            Event::ClientSubscribe {
+                session,
+                subscription,
+            } => {
                 assert_eq!(session.client_id, "watcher");
                 assert_eq!(subscription.topic_filter, "x/y");
             }
-            Event::MessagePublish { session, from, message } => {
-                assert_eq!(session.as_ref().map(|s| s.client_id.as_str()), Some("watcher"));
+            Event::MessagePublish {
+                session,
+                from,
+                message,
+            } => {
+                assert_eq!(
+                    session.as_ref().map(|s| s.client_id.as_str()),
+                    Some("watcher")
+                );
                 assert_eq!(from.kind.as_str(), "client");
                 assert_eq!(message.payload, b"m");
             }

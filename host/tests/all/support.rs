@@ -11,7 +11,9 @@ use rmqtt_js_host::hooks::model::{
 };
 use rmqtt_js_host::hooks::{BackendKind, HookBackend, HookError};
 use rmqtt_js_host::{Broker, ServerConfig};
-use rumqttc::{AsyncClient, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, QoS,
+};
 use tokio::sync::mpsc;
 
 /// Generous bound for anything a test waits on (never a fixed sleep).
@@ -89,7 +91,10 @@ async fn first_connack(eventloop: &mut EventLoop) -> Result<(), ConnectionError>
 impl Client {
     /// Sends a SUBSCRIBE (use [`subscribe_ready`] to wait until it is live).
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) {
-        self.client.subscribe(filter, qos).await.expect("subscribe sent");
+        self.client
+            .subscribe(filter, qos)
+            .await
+            .expect("subscribe sent");
     }
 
     pub async fn next_message(&mut self) -> rumqttc::Publish {
@@ -111,7 +116,12 @@ impl Client {
 /// Subscribes `sub` to `filter` and proves the subscription is live by a
 /// round trip: keeps publishing a probe to `probe_topic` (which `filter` must
 /// match) until `sub` receives one.
-pub async fn subscribe_ready(sub: &mut Client, publisher: &Client, filter: &str, probe_topic: &str) {
+pub async fn subscribe_ready(
+    sub: &mut Client,
+    publisher: &Client,
+    filter: &str,
+    probe_topic: &str,
+) {
     sub.subscribe(filter, QoS::AtLeastOnce).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -120,21 +130,28 @@ pub async fn subscribe_ready(sub: &mut Client, publisher: &Client, filter: &str,
             .publish(probe_topic, QoS::AtMostOnce, false, b"probe".to_vec())
             .await
             .expect("probe sent");
-        if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(200), sub.messages.recv()).await {
+        if let Ok(Some(p)) =
+            tokio::time::timeout(Duration::from_millis(200), sub.messages.recv()).await
+        {
             if p.payload.as_ref() == b"probe" {
                 // Drain further probes that may still be in flight.
                 while let Ok(Some(_)) =
                     tokio::time::timeout(Duration::from_millis(100), sub.messages.recv()).await
-                {}
+                {
+                }
                 return;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "subscription never became live");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "subscription never became live"
+        );
     }
 }
 
 type Auth = dyn Fn(ConnectRequest) -> Result<AuthDecision, HookError> + Send + Sync;
-type SubAcl = dyn Fn(SessionInfo, Subscription) -> Result<SubscribeDecision, HookError> + Send + Sync;
+type SubAcl =
+    dyn Fn(SessionInfo, Subscription) -> Result<SubscribeDecision, HookError> + Send + Sync;
 type PubAcl = dyn Fn(SessionInfo, Message) -> Result<PublishDecision, HookError> + Send + Sync;
 
 /// A Rust backend made of closures; events are forwarded to a channel.
@@ -180,7 +197,11 @@ impl HookBackend for FnBackend {
         self.sub.as_ref().ok_or(HookError::NotSupported)?(s, sub)
     }
 
-    async fn authorize_publish(&self, s: SessionInfo, m: Message) -> Result<PublishDecision, HookError> {
+    async fn authorize_publish(
+        &self,
+        s: SessionInfo,
+        m: Message,
+    ) -> Result<PublishDecision, HookError> {
         self.pause().await;
         self.publ.as_ref().ok_or(HookError::NotSupported)?(s, m)
     }
