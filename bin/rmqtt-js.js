@@ -289,6 +289,17 @@ async function checkModuleExports(jcoDir, src, world, witDir, log) {
   }
 }
 
+/** `rmqtt:hooks/host@0.1.0, wasi:{cli,io}@0.2.12 (12 interfaces)` */
+function summarizeImports(imports) {
+  const own = imports.filter((i) => !i.startsWith('wasi:') && !/\/types@/.test(i));
+  const wasi = imports.filter((i) => i.startsWith('wasi:'));
+  const pkgs = [...new Set(wasi.map((i) => i.slice(5, i.indexOf('/'))))];
+  const vers = [...new Set(wasi.map((i) => i.slice(i.indexOf('@') + 1)))];
+  const parts = [...own];
+  if (wasi.length) parts.push(`wasi:{${pkgs.join(',')}}@${vers.join('|')} (${wasi.length} interfaces)`);
+  return parts.join(', ') || '(none)';
+}
+
 async function buildPolicy(argv) {
   const o = parseArgs(argv, {
     flags: ['--debug', '--no-check', '--quiet', '--help'],
@@ -360,7 +371,7 @@ async function buildPolicy(argv) {
     log(
       `built ${path.relative(process.cwd(), out) || out} (${engine}, world ${world}) ` +
         `${(size / 1048576).toFixed(2)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s\n` +
-        `  imports: ${imports.filter((i) => !i.endsWith('/types@0.1.0')).join(', ') || '(none)'}`,
+        `  imports: ${summarizeImports(imports)}`,
     );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -157,7 +157,7 @@ function buildRust(names, opts, report) {
     const out = path.join(DIST, `${n}.wasm`);
     fs.copyFileSync(built, `${out}.tmp`);
     fs.renameSync(`${out}.tmp`, out);
-    report(`${n}.wasm`, `${fmtSize(fs.statSync(out).size).padStart(9)}  built (cargo, all Rust guests: ${secs.toFixed(1)} s)`);
+    report(`${n}.wasm`, `${fmtSize(fs.statSync(out).size).padStart(9)}  built (one cargo run: ${secs.toFixed(1)} s)`);
   }
 }
 
