@@ -58,6 +58,9 @@ pub struct ListenerConfig {
     pub tls_key: Option<String>,
     #[serde(default)]
     pub allow_anonymous: Option<bool>,
+    /// Every client of this listener belongs to this tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 fn default_address() -> String {
@@ -78,6 +81,27 @@ pub struct ServerConfig {
     /// How long a decision hook may take (default 5000 ms).
     #[serde(default)]
     pub hook_timeout_ms: Option<f64>,
+    /// How clients of listeners without a `tenant` find their tenant. Without
+    /// it, such listeners serve the default (tenant-less) broker.
+    #[serde(default)]
+    pub tenancy: Option<TenancyConfig>,
+}
+
+/// Tenant resolution for listeners that carry no `tenant` of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenancyConfig {
+    /// Usernames of the form `user<separator>tenant` name their tenant
+    /// (default `@`; `null` turns this off).
+    #[serde(default = "default_separator")]
+    pub username_separator: Option<String>,
+    /// The tenant of clients that no rule resolves (default: refuse them).
+    #[serde(default)]
+    pub fallback_tenant: Option<String>,
+}
+
+fn default_separator() -> Option<String> {
+    Some("@".to_string())
 }
 
 /// A listener after validation: everything needed to bind it.
@@ -88,6 +112,10 @@ pub struct ValidListener {
     pub addr: SocketAddr,
     pub tls: Option<TlsFiles>,
     pub allow_anonymous: bool,
+    /// The tenant every client of this listener belongs to.
+    pub tenant: Option<String>,
+    /// Whether this listener resolves each client's tenant at CONNECT.
+    pub gateway: bool,
 }
 
 /// Paths of a certificate chain and its key, both checked to parse.
@@ -103,6 +131,21 @@ pub struct ValidConfig {
     pub listeners: Vec<ValidListener>,
     pub plugins_config_dir: Option<String>,
     pub hook_timeout: Duration,
+    pub tenancy: Option<TenancyConfig>,
+}
+
+impl ValidConfig {
+    /// The listeners of one broker context (`None`: the default context).
+    pub fn listeners_of<'a>(&'a self, tenant: Option<&'a str>) -> impl Iterator<Item = &'a ValidListener> {
+        self.listeners
+            .iter()
+            .filter(move |l| !l.gateway && l.tenant.as_deref() == tenant)
+    }
+
+    /// The listeners that resolve tenants at CONNECT.
+    pub fn gateways(&self) -> impl Iterator<Item = &ValidListener> {
+        self.listeners.iter().filter(|l| l.gateway)
+    }
 }
 
 impl ServerConfig {
@@ -122,10 +165,12 @@ impl ServerConfig {
                 tls_cert: None,
                 tls_key: None,
                 allow_anonymous: None,
+                tenant: None,
             }],
             plugins_config_dir: None,
             plugins_default_startups: None,
             hook_timeout_ms: None,
+            tenancy: None,
         }
     }
 
@@ -159,12 +204,22 @@ impl ServerConfig {
             } else {
                 None
             };
+            let tenant = l.tenant.clone().filter(|t| !t.is_empty());
+            let gateway = tenant.is_none() && self.tenancy.is_some();
+            if gateway && matches!(l.protocol, Protocol::Ws | Protocol::Wss) {
+                return Err(ConfigError::TenantListener {
+                    listener: name,
+                    protocol: l.protocol.as_str(),
+                });
+            }
             listeners.push(ValidListener {
                 name,
                 protocol: l.protocol,
                 addr: SocketAddr::new(ip, port),
                 tls,
                 allow_anonymous: l.allow_anonymous.unwrap_or(true),
+                tenant,
+                gateway,
             });
         }
         let hook_timeout = match self.hook_timeout_ms {
@@ -178,6 +233,7 @@ impl ServerConfig {
             listeners,
             plugins_config_dir: self.plugins_config_dir.clone(),
             hook_timeout,
+            tenancy: self.tenancy.clone(),
         })
     }
 }
@@ -274,6 +330,10 @@ mod tests {
             (
                 r#"{"listeners":[{"port":1883,"protocol":"tcp"}],"hookTimeoutMs":0}"#,
                 "ERR_CONFIG_HOOK_TIMEOUT",
+            ),
+            (
+                r#"{"listeners":[{"port":8080,"protocol":"ws"}],"tenancy":{}}"#,
+                "ERR_CONFIG_TENANT_LISTENER",
             ),
         ];
         for (json, code) in cases {

@@ -29,6 +29,11 @@ pub enum ConfigError {
     Address { listener: String, address: String },
     #[error("invalid configuration: hookTimeoutMs {0} must be between 1 and 600000")]
     HookTimeout(f64),
+    #[error("invalid configuration: listener `{listener}` ({protocol}) needs a `tenant`: only tcp and tls listeners resolve tenants at CONNECT")]
+    TenantListener {
+        listener: String,
+        protocol: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -43,6 +48,7 @@ impl ConfigError {
             ConfigError::TlsFile { .. } => "ERR_CONFIG_TLS_FILE",
             ConfigError::Address { .. } => "ERR_CONFIG_ADDRESS",
             ConfigError::HookTimeout(_) => "ERR_CONFIG_HOOK_TIMEOUT",
+            ConfigError::TenantListener { .. } => "ERR_CONFIG_TENANT_LISTENER",
         }
     }
 }
@@ -68,6 +74,10 @@ pub enum BrokerError {
     InvalidQos(String),
     #[error("invalid topic `{topic}`: {reason}")]
     InvalidTopic { topic: String, reason: &'static str },
+    #[error("unknown tenant `{0}`")]
+    UnknownTenant(String),
+    #[error("tenant `{0}` is already declared")]
+    TenantExists(String),
     #[error("the broker failed: {0}")]
     Internal(String),
 }
@@ -83,6 +93,8 @@ impl BrokerError {
             BrokerError::Tls { .. } => "ERR_CONFIG_TLS_FILE",
             BrokerError::InvalidQos(_) => "ERR_INVALID_QOS",
             BrokerError::InvalidTopic { .. } => "ERR_INVALID_TOPIC",
+            BrokerError::UnknownTenant(_) => "ERR_TENANT_UNKNOWN",
+            BrokerError::TenantExists(_) => "ERR_TENANT_EXISTS",
             BrokerError::Internal(_) => "ERR_INTERNAL",
         }
     }

@@ -20,8 +20,9 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod logging;
+pub mod tenants;
 pub mod topic;
 
 pub use broker::{Broker, ListenerInfo};
-pub use config::{ListenerConfig, Protocol, ServerConfig};
+pub use config::{ListenerConfig, Protocol, ServerConfig, TenancyConfig};
 pub use error::{BrokerError, ConfigError};

@@ -1,30 +1,179 @@
-//! Builds one server inside its own runtime: context, plugins, hook router,
-//! listeners. Nothing here calls rmqtt's `MqttServer::start()`, which exits the
-//! process on a listener error.
+//! Builds a server inside its own runtime: one rmqtt context for the default
+//! (tenant-less) broker and one per tenant, each with plugins, a hook router
+//! and listeners; then the tenant gateways. Nothing here calls rmqtt's
+//! `MqttServer::start()`, which exits the process on a listener error.
 
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rmqtt::context::ServerContext;
 use rmqtt::server::MqttServer;
 
 use super::listeners::{self, ListenerInfo};
-use crate::config::ValidConfig;
+use crate::config::{Protocol, ValidConfig, ValidListener};
 use crate::error::BrokerError;
 use crate::hooks::notify::Notifier;
-use crate::hooks::router::{HookRouter, HookSlot, ListenerRules};
+use crate::hooks::router::{HookRouter, HookSlot, ListenerRules, Traffic};
 use crate::hooks::HookStats;
+use crate::tenants::gateway::{tls_acceptor, Gateway};
+use crate::tenants::resolve::{ResolverSlot, Rules};
+use crate::tenants::{Directory, Tenant};
 
 /// Retained messages live in RAM (the `rmqtt-retainer` plugin).
 const RETAINER_CONFIG: &str = "[storage]\ntype = \"ram\"\n";
 /// `$share/group/topic` subscriptions, one member per message, in turn.
 const SHARED_SUBSCRIPTION_CONFIG: &str = "strategy = \"round_robin\"\n";
 
-/// Builds and starts the server; resolves once every listener is bound.
-pub async fn boot(
-    cfg: ValidConfig,
-    hooks: Arc<HookSlot>,
-    stats: Arc<HookStats>,
-) -> Result<(ServerContext, Vec<ListenerInfo>), BrokerError> {
+/// The hooks and counters of one context.
+#[derive(Clone)]
+pub struct ContextParts {
+    pub tenant: Option<String>,
+    pub hooks: Arc<HookSlot>,
+    pub stats: Arc<HookStats>,
+    pub traffic: Arc<Traffic>,
+}
+
+impl ContextParts {
+    pub fn of_tenant(t: &Tenant) -> ContextParts {
+        ContextParts {
+            tenant: Some(t.id().to_string()),
+            hooks: t.hooks.clone(),
+            stats: t.stats.clone(),
+            traffic: t.traffic.clone(),
+        }
+    }
+}
+
+/// A context that is up.
+pub struct BootedContext {
+    pub scx: ServerContext,
+    pub listeners: Vec<ListenerInfo>,
+    /// One loopback PROXY listener per gateway (tenant contexts only).
+    pub internal: Vec<SocketAddr>,
+}
+
+/// The whole server, once booted.
+pub struct BootedServer {
+    pub default: BootedContext,
+    pub tenants: HashMap<String, ServerContext>,
+    pub listeners: Vec<ListenerInfo>,
+    pub directory: Arc<Directory>,
+}
+
+/// Boots the default context, every tenant's, then the gateways. Resolves
+/// once every listener is bound.
+pub async fn boot_server(
+    cfg: &ValidConfig,
+    default: ContextParts,
+    tenants: &[Arc<Tenant>],
+    resolver: Arc<ResolverSlot>,
+) -> Result<BootedServer, BrokerError> {
+    for l in &cfg.listeners {
+        if let Some(t) = &l.tenant {
+            if !tenants.iter().any(|d| d.id() == t) {
+                return Err(BrokerError::UnknownTenant(t.clone()));
+            }
+        }
+    }
+    let default_public: Vec<&ValidListener> = cfg.listeners_of(None).collect();
+    let default = boot_context(cfg, default, &default_public).await?;
+    let mut infos: HashMap<String, ListenerInfo> = default
+        .listeners
+        .iter()
+        .map(|i| (i.name.clone(), i.clone()))
+        .collect();
+
+    let directory = Arc::new(Directory::default());
+    let mut tenant_scx = HashMap::new();
+    for t in tenants {
+        let public: Vec<&ValidListener> = cfg.listeners_of(Some(t.id())).collect();
+        let booted = boot_context(cfg, ContextParts::of_tenant(t), &public).await?;
+        directory.insert(t.id(), booted.internal.clone());
+        infos.extend(booted.listeners.iter().map(|i| (i.name.clone(), i.clone())));
+        tenant_scx.insert(t.id().to_string(), booted.scx);
+    }
+
+    if let Some(tenancy) = &cfg.tenancy {
+        let rules = Arc::new(Rules {
+            tenancy: tenancy.clone(),
+            resolver,
+            timeout: cfg.hook_timeout,
+        });
+        for (index, l) in cfg.gateways().enumerate() {
+            let info = start_gateway(index, l, rules.clone(), directory.clone()).await?;
+            infos.insert(info.name.clone(), info);
+        }
+    }
+    let listeners = cfg
+        .listeners
+        .iter()
+        .filter_map(|l| infos.remove(&l.name))
+        .collect();
+    Ok(BootedServer {
+        default,
+        tenants: tenant_scx,
+        listeners,
+        directory,
+    })
+}
+
+/// Boots one tenant's context on a running server (a tenant added late).
+pub async fn boot_tenant(
+    cfg: &ValidConfig,
+    tenant: &Tenant,
+    directory: &Directory,
+) -> Result<ServerContext, BrokerError> {
+    let public: Vec<&ValidListener> = cfg.listeners_of(Some(tenant.id())).collect();
+    let booted = boot_context(cfg, ContextParts::of_tenant(tenant), &public).await?;
+    directory.insert(tenant.id(), booted.internal);
+    Ok(booted.scx)
+}
+
+async fn start_gateway(
+    index: usize,
+    l: &ValidListener,
+    rules: Arc<Rules>,
+    directory: Arc<Directory>,
+) -> Result<ListenerInfo, BrokerError> {
+    let bind_err = |reason: String| BrokerError::Bind {
+        listener: l.name.clone(),
+        addr: l.addr.to_string(),
+        reason,
+    };
+    let tls = match &l.tls {
+        Some(files) => Some(tls_acceptor(files).map_err(|reason| BrokerError::Tls {
+            listener: l.name.clone(),
+            reason,
+        })?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(l.addr)
+        .await
+        .map_err(|e| bind_err(e.to_string()))?;
+    let local = listener.local_addr().map_err(|e| bind_err(e.to_string()))?;
+    let gateway = Arc::new(Gateway {
+        index,
+        name: l.name.clone(),
+        tls,
+        rules,
+        directory,
+    });
+    tokio::spawn(gateway.serve(listener));
+    Ok(ListenerInfo {
+        name: l.name.clone(),
+        protocol: l.protocol,
+        address: local.ip().to_string(),
+        port: local.port(),
+    })
+}
+
+/// Builds one rmqtt context with its plugins, router and listeners.
+async fn boot_context(
+    cfg: &ValidConfig,
+    parts: ContextParts,
+    public: &[&ValidListener],
+) -> Result<BootedContext, BrokerError> {
     let mut builder = ServerContext::new()
         // By default rmqtt refuses CONNECTs while the machine is busy.
         .busy_check_enable(false)
@@ -42,39 +191,74 @@ pub async fn boot(
         .await
         .map_err(plugin_err)?;
 
-    // Listener ids are 1-based positions in the config.
+    // Tenant contexts get one loopback listener per gateway, after the public ones.
+    let internal: Vec<ValidListener> = match &parts.tenant {
+        Some(tenant) => cfg
+            .gateways()
+            .map(|g| ValidListener {
+                name: format!("{}@{tenant}", g.name),
+                protocol: Protocol::Tcp,
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                tls: None,
+                allow_anonymous: g.allow_anonymous,
+                tenant: Some(tenant.clone()),
+                gateway: false,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let all: Vec<(&ValidListener, bool)> = public
+        .iter()
+        .map(|l| (*l, false))
+        .chain(internal.iter().map(|l| (l, true)))
+        .collect();
+
+    // rmqtt listener ids are 1-based positions in `all`.
     let rules = std::iter::once(ListenerRules {
         allow_anonymous: true,
     })
-    .chain(cfg.listeners.iter().map(|l| ListenerRules {
+    .chain(all.iter().map(|(l, _)| ListenerRules {
         allow_anonymous: l.allow_anonymous,
     }))
     .collect();
-    let notifier = Notifier::spawn(stats.clone());
+    let notifier = Notifier::spawn(parts.stats.clone());
     Arc::new(HookRouter::new(
-        hooks,
+        parts.tenant.clone(),
+        parts.traffic,
+        parts.hooks,
         rules,
         cfg.hook_timeout,
         notifier,
-        stats,
+        parts.stats,
     ))
     .register(&scx)
     .await;
 
     let mut server = MqttServer::new(scx.clone());
-    let mut infos = Vec::with_capacity(cfg.listeners.len());
-    for (i, l) in cfg.listeners.iter().enumerate() {
-        let (listener, info) = listeners::bind(l)?;
-        let id =
-            u16::try_from(i + 1).map_err(|_| BrokerError::Internal("too many listeners".into()))?;
+    let mut infos = Vec::with_capacity(public.len());
+    let mut internal_addrs = Vec::with_capacity(internal.len());
+    for (i, (l, proxied)) in all.iter().enumerate() {
+        let (listener, info) = listeners::bind(l, *proxied)?;
+        let id = u16::try_from(i + 1)
+            .map_err(|_| BrokerError::Internal("too many listeners".into()))?;
         server = server.listener_by_id(listener, id);
-        infos.push(info);
-    }
-    let server = server.build();
-    tokio::spawn(async move {
-        if let Err(e) = server.run().await {
-            log::error!(target: "rmqtt_js::broker", "server stopped with an error: {e:#}");
+        if *proxied {
+            internal_addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, info.port)));
+        } else {
+            infos.push(info);
         }
-    });
-    Ok((scx, infos))
+    }
+    if !all.is_empty() {
+        let server = server.build();
+        tokio::spawn(async move {
+            if let Err(e) = server.run().await {
+                log::error!(target: "rmqtt_js::broker", "server stopped with an error: {e:#}");
+            }
+        });
+    }
+    Ok(BootedContext {
+        scx,
+        listeners: infos,
+        internal: internal_addrs,
+    })
 }

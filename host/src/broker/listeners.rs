@@ -21,7 +21,10 @@ pub struct ListenerInfo {
 ///
 /// rmqtt's own anonymous check is switched off (see `hooks::router`): the
 /// router applies `l.allow_anonymous` itself, so every CONNECT reaches it.
-pub fn bind(l: &ValidListener) -> Result<(Listener, ListenerInfo), BrokerError> {
+///
+/// `proxy_protocol` makes the listener expect a PROXY header first (the
+/// loopback listeners that tenant gateways hand connections to).
+pub fn bind(l: &ValidListener, proxy_protocol: bool) -> Result<(Listener, ListenerInfo), BrokerError> {
     let bind_err = |e: &dyn std::fmt::Display| BrokerError::Bind {
         listener: l.name.clone(),
         addr: l.addr.to_string(),
@@ -31,6 +34,7 @@ pub fn bind(l: &ValidListener) -> Result<(Listener, ListenerInfo), BrokerError> 
         .name(l.name.clone())
         .laddr(l.addr)
         .allow_anonymous(false)
+        .proxy_protocol(proxy_protocol)
         .reuseaddr(Some(true));
     if let Some(tls) = &l.tls {
         builder = builder

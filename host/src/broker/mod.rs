@@ -1,16 +1,18 @@
-//! The broker handle: start, stop, publish, swap hooks.
+//! The broker handle: start, stop, publish, swap hooks, tenants.
 //!
 //! Each running server owns a tokio runtime (its own worker threads) and its
-//! own rmqtt `ServerContext`. rmqtt has no shutdown API, so `stop` shuts the
-//! runtime down: listeners close and every connection task ends, which
-//! disconnects the clients. A stopped broker can be started again.
+//! own rmqtt `ServerContext`s (one default, one per tenant). rmqtt has no
+//! shutdown API, so `stop` shuts the runtime down: listeners close and every
+//! connection task ends, which disconnects the clients. A stopped broker can
+//! be started again.
 
 mod boot;
 mod listeners;
 mod publish;
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rmqtt::context::ServerContext;
@@ -20,10 +22,12 @@ use tokio::sync::oneshot;
 pub use listeners::ListenerInfo;
 pub use publish::OutgoingMessage;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, ValidConfig};
 use crate::error::BrokerError;
-use crate::hooks::router::HookSlot;
-use crate::hooks::{HookSet, HookStats};
+use crate::hooks::router::{HookSlot, Traffic};
+use crate::hooks::{HookBackend, HookSet, HookStats};
+use crate::tenants::resolve::ResolverSlot;
+use crate::tenants::{Directory, Tenant, TenantStats};
 
 /// How long `stop` lets connection tasks wind down before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -38,17 +42,23 @@ pub struct Broker {
 
 #[derive(Default)]
 struct Inner {
-    /// Serializes start and stop.
+    /// Serializes start, stop and tenant changes.
     lifecycle: tokio::sync::Mutex<()>,
     running: Mutex<Option<Arc<RunningServer>>>,
     hooks: Arc<HookSlot>,
     stats: Arc<HookStats>,
+    traffic: Arc<Traffic>,
+    tenants: RwLock<BTreeMap<String, Arc<Tenant>>>,
+    resolver: Arc<ResolverSlot>,
 }
 
 struct RunningServer {
     runtime: Mutex<Option<Runtime>>,
     handle: Handle,
+    cfg: ValidConfig,
     scx: ServerContext,
+    tenant_scx: RwLock<HashMap<String, ServerContext>>,
+    directory: Arc<Directory>,
     listeners: Vec<ListenerInfo>,
 }
 
@@ -81,20 +91,32 @@ impl Broker {
                 .build()
                 .map_err(|e| BrokerError::Internal(format!("cannot start a runtime: {e}")))?;
             let (tx, rx) = oneshot::channel();
-            let (hooks, stats) = (inner.hooks.clone(), inner.stats.clone());
+            let default = boot::ContextParts {
+                tenant: None,
+                hooks: inner.hooks.clone(),
+                stats: inner.stats.clone(),
+                traffic: inner.traffic.clone(),
+            };
+            let tenants: Vec<Arc<Tenant>> = read(&inner.tenants).values().cloned().collect();
+            let resolver = inner.resolver.clone();
+            let boot_cfg = valid.clone();
             runtime.spawn(async move {
-                let _ = tx.send(boot::boot(valid, hooks, stats).await);
+                let _ = tx.send(boot::boot_server(&boot_cfg, default, &tenants, resolver).await);
             });
             let booted = rx
                 .await
                 .unwrap_or_else(|_| Err(BrokerError::Internal("the server failed to boot".into())));
             match booted {
-                Ok((scx, listeners)) => {
+                Ok(b) => {
+                    let listeners = b.listeners.clone();
                     let server = RunningServer {
                         handle: runtime.handle().clone(),
                         runtime: Mutex::new(Some(runtime)),
-                        scx,
-                        listeners: listeners.clone(),
+                        cfg: valid,
+                        scx: b.default.scx,
+                        tenant_scx: RwLock::new(b.tenants),
+                        directory: b.directory,
+                        listeners: b.listeners,
                     };
                     *lock(&inner.running) = Some(Arc::new(server));
                     Ok(listeners)
@@ -124,9 +146,23 @@ impl Broker {
         }
     }
 
-    /// Publishes a message as the broker itself.
+    /// Publishes a message as the broker itself, to the default (tenant-less)
+    /// clients.
     pub fn publish(
         &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: i64,
+        retain: bool,
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send + 'static {
+        self.publish_to(None, topic, payload, qos, retain)
+    }
+
+    /// Publishes a message as the broker itself to one tenant's clients
+    /// (`None`: the default, tenant-less clients).
+    pub fn publish_to(
+        &self,
+        tenant: Option<String>,
         topic: String,
         payload: Vec<u8>,
         qos: i64,
@@ -136,7 +172,13 @@ impl Broker {
         async move {
             let server = current.ok_or(BrokerError::NotRunning)?;
             let msg = OutgoingMessage::new(topic, payload, qos, retain)?;
-            let scx = server.scx.clone();
+            let scx = match &tenant {
+                None => server.scx.clone(),
+                Some(t) => read(&server.tenant_scx)
+                    .get(t)
+                    .cloned()
+                    .ok_or_else(|| BrokerError::UnknownTenant(t.clone()))?,
+            };
             server
                 .handle
                 .spawn(async move { publish::publish(&scx, msg).await })
@@ -145,7 +187,8 @@ impl Broker {
         }
     }
 
-    /// Replaces the whole hook set; takes effect for the next hook call.
+    /// Replaces the whole hook set of the default context; takes effect for
+    /// the next hook call.
     pub fn set_hooks(&self, set: HookSet) {
         self.inner.hooks.store(set);
     }
@@ -172,9 +215,53 @@ impl Broker {
         self.inner.current().map(|s| s.scx.node.id())
     }
 
-    /// Per-hook counters since this broker was created.
+    /// Per-hook counters of the default context since this broker was created.
     pub fn stats(&self) -> &HookStats {
         &self.inner.stats
+    }
+
+    /// Declares a tenant with its hooks. Allowed before start and while
+    /// running (its context starts at once).
+    pub fn add_tenant(
+        &self,
+        id: String,
+        hooks: HookSet,
+    ) -> impl Future<Output = Result<Arc<Tenant>, BrokerError>> + Send + 'static {
+        let inner = self.inner.clone();
+        async move {
+            let _guard = inner.lifecycle.lock().await;
+            if read(&inner.tenants).contains_key(&id) {
+                return Err(BrokerError::TenantExists(id));
+            }
+            let tenant = Arc::new(Tenant::new(id.clone(), hooks));
+            if let Some(server) = inner.current() {
+                let (cfg, directory, t) = (server.cfg.clone(), server.directory.clone(), tenant.clone());
+                let scx = server
+                    .handle
+                    .spawn(async move { boot::boot_tenant(&cfg, &t, &directory).await })
+                    .await
+                    .map_err(|_| BrokerError::NotRunning)??;
+                write(&server.tenant_scx).insert(id.clone(), scx);
+            }
+            write(&inner.tenants).insert(id, tenant.clone());
+            Ok(tenant)
+        }
+    }
+
+    /// A declared tenant.
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        read(&self.inner.tenants).get(id).cloned()
+    }
+
+    /// Every declared tenant's stats, by id.
+    pub fn tenant_stats(&self) -> Vec<TenantStats> {
+        read(&self.inner.tenants).values().map(|t| t.stats()).collect()
+    }
+
+    /// Sets (or clears) the hook that resolves a connecting client's tenant
+    /// on gateway listeners (see [`crate::config::TenancyConfig`]).
+    pub fn set_tenant_resolver(&self, resolver: Option<Arc<dyn HookBackend>>) {
+        self.inner.resolver.store(resolver);
     }
 }
 
@@ -186,6 +273,14 @@ impl Inner {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Shuts a runtime down from a plain thread (a runtime cannot be dropped

@@ -91,4 +91,11 @@ pub trait HookBackend: Send + Sync + 'static {
     async fn notify(&self, _event: Event) -> Result<(), HookError> {
         Err(HookError::NotSupported)
     }
+
+    /// Picks the tenant of a connecting client (`Ok(None)`: no tenant
+    /// matches). Only called when the server has tenants and this backend is
+    /// its tenant resolver.
+    async fn resolve_tenant(&self, _req: ConnectRequest) -> Result<Option<String>, HookError> {
+        Err(HookError::NotSupported)
+    }
 }

@@ -14,6 +14,7 @@
 //!   reaches the router, which applies the listener's own `allowAnonymous`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,17 @@ impl HookSlot {
     }
 }
 
+/// Traffic of one broker context, counted whether or not hooks are bound.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Clients connected now.
+    pub connections: AtomicI64,
+    /// Client publishes accepted.
+    pub messages_in: AtomicU64,
+    /// Messages delivered to subscribers.
+    pub messages_out: AtomicU64,
+}
+
 /// What the router needs to know of each listener, by rmqtt listener id.
 #[derive(Debug, Clone)]
 pub struct ListenerRules {
@@ -60,6 +72,9 @@ pub struct ListenerRules {
 }
 
 pub struct HookRouter {
+    /// The tenant this router's context serves (`None`: the default context).
+    tenant: Option<String>,
+    traffic: Arc<Traffic>,
     hooks: Arc<HookSlot>,
     /// Indexed by rmqtt listener id (ids are 1-based; index 0 unused).
     listeners: Vec<ListenerRules>,
@@ -70,6 +85,8 @@ pub struct HookRouter {
 
 impl HookRouter {
     pub fn new(
+        tenant: Option<String>,
+        traffic: Arc<Traffic>,
         hooks: Arc<HookSlot>,
         listeners: Vec<ListenerRules>,
         timeout: Duration,
@@ -77,6 +94,8 @@ impl HookRouter {
         stats: Arc<HookStats>,
     ) -> Self {
         HookRouter {
+            tenant,
+            traffic,
             hooks,
             listeners,
             timeout,
@@ -112,6 +131,10 @@ impl HookRouter {
                 .await;
         }
         register.start().await;
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     fn allow_anonymous(&self, listener_id: u16) -> bool {
@@ -166,7 +189,7 @@ impl HookRouter {
                 AuthResult::NotAuthorized
             };
         };
-        let req = convert::connect_request(ci, None);
+        let req = convert::connect_request(ci, self.tenant());
         match self
             .decide(
                 HookKind::ClientAuthenticate,
@@ -198,7 +221,7 @@ impl HookRouter {
             .decide(
                 HookKind::ClientSubscribeAuthorize,
                 backend,
-                backend.authorize_subscribe(convert::session(s, None), subscription),
+                backend.authorize_subscribe(convert::session(s, self.tenant()), subscription),
                 |d| d.allow,
             )
             .await;
@@ -219,11 +242,13 @@ impl HookRouter {
         if s.superuser().await.unwrap_or_default() {
             return None;
         }
+        let is_sys = p.topic.starts_with("$SYS");
+        // Tenants never write `$SYS`, whatever their policy says.
+        if is_sys && self.tenant.is_some() {
+            return Some(mark_denied(p, Some("system topic".into())));
+        }
         let Some(backend) = set.get(HookKind::ClientPublishAuthorize) else {
-            return p
-                .topic
-                .starts_with("$SYS")
-                .then(|| mark_denied(p, Some("system topic".into())));
+            return is_sys.then(|| mark_denied(p, Some("system topic".into())));
         };
         let msg = Message {
             topic: p.topic.to_string(),
@@ -235,7 +260,7 @@ impl HookRouter {
             .decide(
                 HookKind::ClientPublishAuthorize,
                 backend,
-                backend.authorize_publish(convert::session(s, None), msg),
+                backend.authorize_publish(convert::session(s, self.tenant()), msg),
                 |d| d.allow,
             )
             .await;
@@ -277,8 +302,11 @@ impl HookRouter {
         };
         let effective = replaced.as_ref().unwrap_or(p);
         if denied_reason(effective).is_none() {
+            if s.is_some() {
+                self.traffic.messages_in.fetch_add(1, Relaxed);
+            }
             self.notify(&set, HookKind::MessagePublish, || Event::MessagePublish {
-                session: s.map(|s| convert::session(s, None)),
+                session: s.map(|s| convert::session(s, self.tenant())),
                 from: convert::from(from),
                 message: convert::message(effective),
             });
@@ -364,21 +392,26 @@ impl Handler for RouterHandler {
 /// Queues the notification for a non-decision hook point.
 fn notify_event(r: &HookRouter, param: &Parameter) {
     let set = r.hooks.load();
-    let sess = |s: &Session| -> SessionInfo { convert::session(s, None) };
+    let tenant = r.tenant();
+    let sess = |s: &Session| -> SessionInfo { convert::session(s, tenant) };
     match param {
         Parameter::ClientConnect(ci) => r.notify(&set, HookKind::ClientConnect, || {
-            Event::ClientConnect(convert::connect_info(ci, None))
+            Event::ClientConnect(convert::connect_info(ci, tenant))
         }),
         Parameter::ClientConnack(ci, reason) => {
             r.notify(&set, HookKind::ClientConnack, || Event::ClientConnack {
-                info: convert::connect_info(ci, None),
+                info: convert::connect_info(ci, tenant),
                 conn_ack: connack_name(reason),
             })
         }
-        Parameter::ClientConnected(s) => r.notify(&set, HookKind::ClientConnected, || {
-            Event::ClientConnected(sess(s))
-        }),
+        Parameter::ClientConnected(s) => {
+            r.traffic.connections.fetch_add(1, Relaxed);
+            r.notify(&set, HookKind::ClientConnected, || {
+                Event::ClientConnected(sess(s))
+            })
+        }
         Parameter::ClientDisconnected(s, reason) => {
+            r.traffic.connections.fetch_sub(1, Relaxed);
             r.notify(&set, HookKind::ClientDisconnected, || {
                 Event::ClientDisconnected {
                     session: sess(s),
@@ -432,6 +465,7 @@ fn notify_event(r: &HookRouter, param: &Parameter) {
             })
         }
         Parameter::MessageDelivered(s, from, p) => {
+            r.traffic.messages_out.fetch_add(1, Relaxed);
             r.notify(&set, HookKind::MessageDelivered, || {
                 Event::MessageDelivered {
                     session: sess(s),
@@ -449,7 +483,7 @@ fn notify_event(r: &HookRouter, param: &Parameter) {
         }
         Parameter::MessageDropped(to, from, p, reason) => {
             r.notify(&set, HookKind::MessageDropped, || Event::MessageDropped {
-                session: to.as_ref().map(|id| convert::session_of_id(id, None)),
+                session: to.as_ref().map(|id| convert::session_of_id(id, tenant)),
                 from: Some(convert::from(from)),
                 message: convert::message(p),
                 reason: denied_reason(p)

@@ -1,0 +1,137 @@
+//! A gateway listener: accepts a connection (terminating TLS if configured),
+//! reads its CONNECT, resolves the tenant, and splices the connection to that
+//! tenant's loopback listener behind a PROXY-protocol v1 header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use super::connect_peek::{read_connect, refusal};
+use super::resolve::Rules;
+use super::Directory;
+
+/// How long a new connection may take to send its CONNECT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One gateway listener.
+pub struct Gateway {
+    /// Position among the server's gateways (selects the tenant's loopback listener).
+    pub index: usize,
+    pub name: String,
+    pub tls: Option<TlsAcceptor>,
+    pub rules: Arc<Rules>,
+    pub directory: Arc<Directory>,
+}
+
+impl Gateway {
+    /// Accepts connections until the runtime shuts down.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((sock, remote)) => {
+                    let gw = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = gw.handle(sock, remote).await {
+                            log::debug!(target: "rmqtt_js::tenants", "{}: {remote}: {e}", gw.name);
+                        }
+                    });
+                }
+                Err(e) => {
+                    log::warn!(target: "rmqtt_js::tenants", "{}: accept failed: {e}", self.name);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, sock: TcpStream, remote: SocketAddr) -> std::io::Result<()> {
+        let local = sock.local_addr()?;
+        sock.set_nodelay(true)?;
+        match &self.tls {
+            Some(acceptor) => {
+                let stream = acceptor.accept(sock).await?;
+                self.splice(stream, remote, local).await
+            }
+            None => self.splice(sock, remote, local).await,
+        }
+    }
+
+    async fn splice<S>(&self, mut client: S, remote: SocketAddr, local: SocketAddr) -> std::io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&mut client)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(std::io::Error::other(e)),
+            Err(_) => return Err(std::io::Error::other("no CONNECT in time")),
+        };
+        let target = match self.rules.resolve(&connect, remote).await {
+            Ok(tenant) => self
+                .directory
+                .lookup(&tenant, self.index)
+                .ok_or_else(|| format!("unknown tenant `{tenant}`")),
+            Err(reason) => Err(reason),
+        };
+        let target = match target {
+            Ok(addr) => addr,
+            Err(reason) => {
+                log::info!(
+                    target: "rmqtt_js::tenants",
+                    "{}: refused client `{}` from {remote}: {reason}",
+                    self.name,
+                    connect.client_id
+                );
+                client.write_all(&refusal(connect.protocol_version, &reason)).await?;
+                return client.shutdown().await;
+            }
+        };
+        let mut upstream = TcpStream::connect(target).await?;
+        upstream.set_nodelay(true)?;
+        let family = if remote.is_ipv4() && local.is_ipv4() { "TCP4" } else { "TCP6" };
+        let (remote_ip, local_ip) = match (remote, local) {
+            (SocketAddr::V4(r), SocketAddr::V4(l)) => (r.ip().to_string(), l.ip().to_string()),
+            _ => (
+                to_v6(remote.ip()).to_string(),
+                to_v6(local.ip()).to_string(),
+            ),
+        };
+        let header = format!(
+            "PROXY {family} {remote_ip} {local_ip} {} {}\r\n",
+            remote.port(),
+            local.port()
+        );
+        upstream.write_all(header.as_bytes()).await?;
+        upstream.write_all(&connect.raw).await?;
+        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+        Ok(())
+    }
+}
+
+fn to_v6(ip: std::net::IpAddr) -> std::net::Ipv6Addr {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        std::net::IpAddr::V6(v6) => v6,
+    }
+}
+
+/// A TLS acceptor for a gateway listener, from validated PEM files.
+pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", files.cert))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| e.to_string())?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

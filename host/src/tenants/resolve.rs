@@ -1,0 +1,72 @@
+//! Which tenant a connecting client belongs to, in this order: the resolver
+//! hook (when one is set), the username form `user@tenant`, the fallback
+//! tenant. A client no rule resolves is refused with a reason.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::connect_peek::PeekedConnect;
+use crate::config::TenancyConfig;
+use crate::hooks::model::ConnectRequest;
+use crate::hooks::HookBackend;
+
+/// The resolver hook of a server, replaceable while running.
+#[derive(Default)]
+pub struct ResolverSlot(RwLock<Option<Arc<dyn HookBackend>>>);
+
+impl ResolverSlot {
+    pub fn load(&self) -> Option<Arc<dyn HookBackend>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self, backend: Option<Arc<dyn HookBackend>>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = backend;
+    }
+}
+
+/// The tenant rules of one server.
+pub struct Rules {
+    pub tenancy: TenancyConfig,
+    pub resolver: Arc<ResolverSlot>,
+    pub timeout: Duration,
+}
+
+impl Rules {
+    /// The tenant of `c`, or the reason it has none.
+    pub async fn resolve(&self, c: &PeekedConnect, remote: SocketAddr) -> Result<String, String> {
+        if let Some(resolver) = self.resolver.load() {
+            let req = ConnectRequest {
+                client_id: c.client_id.clone(),
+                username: c.username.clone(),
+                password: c.password.clone(),
+                protocol_version: c.protocol_version,
+                remote_addr: Some(remote.to_string()),
+                keep_alive: c.keep_alive,
+                clean_start: c.clean_start,
+                tenant: None,
+            };
+            match tokio::time::timeout(self.timeout, resolver.resolve_tenant(req)).await {
+                Ok(Ok(Some(t))) => return Ok(t),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    log::warn!(target: "rmqtt_js::tenants", "tenant resolver failed, refusing: {e}");
+                    return Err("tenant resolver failed".into());
+                }
+                Err(_) => {
+                    log::warn!(target: "rmqtt_js::tenants", "tenant resolver timed out, refusing");
+                    return Err("tenant resolver timed out".into());
+                }
+            }
+        }
+        if let (Some(sep), Some(user)) = (&self.tenancy.username_separator, &c.username) {
+            if let Some((_, tenant)) = user.rsplit_once(sep.as_str()).filter(|(_, t)| !t.is_empty()) {
+                return Ok(tenant.to_string());
+            }
+        }
+        self.tenancy
+            .fallback_tenant
+            .clone()
+            .ok_or_else(|| "no tenant: use a username of the form user@tenant".to_string())
+    }
+}
