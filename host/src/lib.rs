@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod logging;
 pub mod tenants;
 pub mod topic;
+pub mod wasm;
 
 pub use broker::{Broker, ListenerInfo};
 pub use config::{ListenerConfig, Protocol, ServerConfig, TenancyConfig};

@@ -3,3 +3,8 @@
 mod broker_lifecycle;
 mod hook_router;
 mod support;
+mod wasm_decisions;
+mod wasm_limits;
+mod wasm_loading;
+mod wasm_sandbox;
+mod wasm_support;
