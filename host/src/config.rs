@@ -136,7 +136,10 @@ pub struct ValidConfig {
 
 impl ValidConfig {
     /// The listeners of one broker context (`None`: the default context).
-    pub fn listeners_of<'a>(&'a self, tenant: Option<&'a str>) -> impl Iterator<Item = &'a ValidListener> {
+    pub fn listeners_of<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a ValidListener> {
         self.listeners
             .iter()
             .filter(move |l| !l.gateway && l.tenant.as_deref() == tenant)

@@ -239,8 +239,8 @@ async fn boot_context(
     let mut internal_addrs = Vec::with_capacity(internal.len());
     for (i, (l, proxied)) in all.iter().enumerate() {
         let (listener, info) = listeners::bind(l, *proxied)?;
-        let id = u16::try_from(i + 1)
-            .map_err(|_| BrokerError::Internal("too many listeners".into()))?;
+        let id =
+            u16::try_from(i + 1).map_err(|_| BrokerError::Internal("too many listeners".into()))?;
         server = server.listener_by_id(listener, id);
         if *proxied {
             internal_addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, info.port)));

@@ -24,7 +24,10 @@ pub struct ListenerInfo {
 ///
 /// `proxy_protocol` makes the listener expect a PROXY header first (the
 /// loopback listeners that tenant gateways hand connections to).
-pub fn bind(l: &ValidListener, proxy_protocol: bool) -> Result<(Listener, ListenerInfo), BrokerError> {
+pub fn bind(
+    l: &ValidListener,
+    proxy_protocol: bool,
+) -> Result<(Listener, ListenerInfo), BrokerError> {
     let bind_err = |e: &dyn std::fmt::Display| BrokerError::Bind {
         listener: l.name.clone(),
         addr: l.addr.to_string(),

@@ -235,7 +235,8 @@ impl Broker {
             }
             let tenant = Arc::new(Tenant::new(id.clone(), hooks));
             if let Some(server) = inner.current() {
-                let (cfg, directory, t) = (server.cfg.clone(), server.directory.clone(), tenant.clone());
+                let (cfg, directory, t) =
+                    (server.cfg.clone(), server.directory.clone(), tenant.clone());
                 let scx = server
                     .handle
                     .spawn(async move { boot::boot_tenant(&cfg, &t, &directory).await })
@@ -255,7 +256,10 @@ impl Broker {
 
     /// Every declared tenant's stats, by id.
     pub fn tenant_stats(&self) -> Vec<TenantStats> {
-        read(&self.inner.tenants).values().map(|t| t.stats()).collect()
+        read(&self.inner.tenants)
+            .values()
+            .map(|t| t.stats())
+            .collect()
     }
 
     /// Sets (or clears) the hook that resolves a connecting client's tenant

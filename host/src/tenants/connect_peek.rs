@@ -86,7 +86,8 @@ impl<'a> Cursor<'a> {
         self.take(n)
     }
     fn string(&mut self) -> Result<String, PeekError> {
-        String::from_utf8(self.binary()?.to_vec()).map_err(|_| PeekError::Malformed("string is not UTF-8"))
+        String::from_utf8(self.binary()?.to_vec())
+            .map_err(|_| PeekError::Malformed("string is not UTF-8"))
     }
     fn varint(&mut self) -> Result<usize, PeekError> {
         let mut v = 0usize;
@@ -126,8 +127,16 @@ fn parse_body(body: &[u8]) -> Result<PeekedConnect, PeekError> {
         c.binary()?; // will topic
         c.binary()?; // will payload
     }
-    let username = if flags & 0x80 != 0 { Some(c.string()?) } else { None };
-    let password = if flags & 0x40 != 0 { Some(c.binary()?.to_vec()) } else { None };
+    let username = if flags & 0x80 != 0 {
+        Some(c.string()?)
+    } else {
+        None
+    };
+    let password = if flags & 0x40 != 0 {
+        Some(c.binary()?.to_vec())
+    } else {
+        None
+    };
     Ok(PeekedConnect {
         protocol_version,
         clean_start: flags & 0x02 != 0,
@@ -180,10 +189,14 @@ mod tests {
 
     fn connect_v311(client: &str, user: Option<&str>, pass: Option<&[u8]>) -> Vec<u8> {
         let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4];
-        let flags = 0x02 | if user.is_some() { 0x80 } else { 0 } | if pass.is_some() { 0x40 } else { 0 };
+        let flags =
+            0x02 | if user.is_some() { 0x80 } else { 0 } | if pass.is_some() { 0x40 } else { 0 };
         body.push(flags);
         body.extend_from_slice(&30u16.to_be_bytes());
-        for s in [Some(client.as_bytes()), user.map(str::as_bytes), pass].into_iter().flatten() {
+        for s in [Some(client.as_bytes()), user.map(str::as_bytes), pass]
+            .into_iter()
+            .flatten()
+        {
             body.extend_from_slice(&(s.len() as u16).to_be_bytes());
             body.extend_from_slice(s);
         }
@@ -208,11 +221,17 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_is_refused_with_a_reason() {
-        let err = read_connect(&mut &b"\x30\x00"[..]).await.expect_err("publish first");
+        let err = read_connect(&mut &b"\x30\x00"[..])
+            .await
+            .expect_err("publish first");
         assert!(matches!(err, PeekError::NotConnect(3)));
-        let err = read_connect(&mut &b"\x10\x03\x00\x01"[..]).await.expect_err("truncated");
+        let err = read_connect(&mut &b"\x10\x03\x00\x01"[..])
+            .await
+            .expect_err("truncated");
         assert!(matches!(err, PeekError::Io(_)));
-        let err = read_connect(&mut &b"\x10\xff\xff\xff\x7f"[..]).await.expect_err("huge");
+        let err = read_connect(&mut &b"\x10\xff\xff\xff\x7f"[..])
+            .await
+            .expect_err("huge");
         assert!(matches!(err, PeekError::TooLarge));
     }
 

@@ -60,7 +60,12 @@ impl Gateway {
         }
     }
 
-    async fn splice<S>(&self, mut client: S, remote: SocketAddr, local: SocketAddr) -> std::io::Result<()>
+    async fn splice<S>(
+        &self,
+        mut client: S,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> std::io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -85,13 +90,19 @@ impl Gateway {
                     self.name,
                     connect.client_id
                 );
-                client.write_all(&refusal(connect.protocol_version, &reason)).await?;
+                client
+                    .write_all(&refusal(connect.protocol_version, &reason))
+                    .await?;
                 return client.shutdown().await;
             }
         };
         let mut upstream = TcpStream::connect(target).await?;
         upstream.set_nodelay(true)?;
-        let family = if remote.is_ipv4() && local.is_ipv4() { "TCP4" } else { "TCP6" };
+        let family = if remote.is_ipv4() && local.is_ipv4() {
+            "TCP4"
+        } else {
+            "TCP6"
+        };
         let (remote_ip, local_ip) = match (remote, local) {
             (SocketAddr::V4(r), SocketAddr::V4(l)) => (r.ip().to_string(), l.ip().to_string()),
             _ => (
@@ -125,7 +136,8 @@ pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<TlsAcceptor, Stri
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{}: {e}", files.cert))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

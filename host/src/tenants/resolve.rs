@@ -60,7 +60,10 @@ impl Rules {
             }
         }
         if let (Some(sep), Some(user)) = (&self.tenancy.username_separator, &c.username) {
-            if let Some((_, tenant)) = user.rsplit_once(sep.as_str()).filter(|(_, t)| !t.is_empty()) {
+            if let Some((_, tenant)) = user
+                .rsplit_once(sep.as_str())
+                .filter(|(_, t)| !t.is_empty())
+            {
                 return Ok(tenant.to_string());
             }
         }

@@ -8,3 +8,4 @@ mod wasm_limits;
 mod wasm_loading;
 mod wasm_sandbox;
 mod wasm_support;
+mod tenants;

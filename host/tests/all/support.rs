@@ -35,6 +35,9 @@ pub async fn start_with(broker: &Broker, mut cfg: ServerConfig) -> u16 {
 /// A connected client whose incoming publishes arrive on `messages`.
 pub struct Client {
     pub client: AsyncClient,
+    /// The task driving the connection; abort it to drop the connection
+    /// without a DISCONNECT (wills fire).
+    pub task: tokio::task::JoinHandle<()>,
     pub messages: mpsc::UnboundedReceiver<rumqttc::Publish>,
     pub closed: mpsc::UnboundedReceiver<ConnectionError>,
 }
@@ -59,7 +62,7 @@ pub async fn try_connect(opts: MqttOptions) -> Result<Client, ConnectionError> {
     first?;
     let (tx, messages) = mpsc::unbounded_channel();
     let (closed_tx, closed) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
                 Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
@@ -75,6 +78,7 @@ pub async fn try_connect(opts: MqttOptions) -> Result<Client, ConnectionError> {
     });
     Ok(Client {
         client,
+        task,
         messages,
         closed,
     })
@@ -102,6 +106,27 @@ impl Client {
             .await
             .expect("a message within the wait bound")
             .expect("client still running")
+    }
+
+    /// Drops the connection without a DISCONNECT packet.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+
+    /// Collects messages until one on `marker_topic` arrives; returns the
+    /// (topic, payload) pairs before it, in order.
+    pub async fn until_marker(&mut self, marker_topic: &str) -> Vec<(String, String)> {
+        let mut seen = Vec::new();
+        loop {
+            let m = self.next_message().await;
+            if m.topic == marker_topic {
+                return seen;
+            }
+            seen.push((
+                m.topic.clone(),
+                String::from_utf8_lossy(&m.payload).into_owned(),
+            ));
+        }
     }
 
     /// Waits until the connection ends.
