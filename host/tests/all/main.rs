@@ -3,6 +3,7 @@
 mod broker_lifecycle;
 mod hook_router;
 mod support;
+mod wasm_broker;
 mod wasm_decisions;
 mod wasm_limits;
 mod wasm_loading;
