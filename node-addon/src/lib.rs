@@ -1,1 +1,26 @@
-//! placeholder
+//! rmqtt-js Node addon: a thin Neon bridge between `lib/` (the TypeScript API)
+//! and the `rmqtt-js-host` crate, which holds all broker logic.
+//!
+//! This file only registers the functions `lib/src/native.ts` loads. The
+//! bridging layer is not API: names and shapes here may change with `lib/`.
+
+mod errors;
+mod js_backend;
+mod logging;
+mod marshal;
+mod runtime;
+mod server;
+
+use neon::prelude::*;
+
+#[neon::main]
+fn main(mut cx: ModuleContext) -> NeonResult<()> {
+    cx.export_function("serverNew", server::server_new)?;
+    cx.export_function("serverStart", server::server_start)?;
+    cx.export_function("serverStop", server::server_stop)?;
+    cx.export_function("serverPublish", server::server_publish)?;
+    cx.export_function("serverSetHooks", server::server_set_hooks)?;
+    cx.export_function("serverIsRunning", server::server_is_running)?;
+    cx.export_function("setLogSink", logging::set_log_sink)?;
+    Ok(())
+}

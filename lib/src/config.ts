@@ -1,0 +1,61 @@
+/**
+ * Configuration helpers (`MqttServer.createBasicConfig` and
+ * `createMultiProtocolConfig`) and the hand-off of a config to the native layer.
+ */
+
+import { RmqttError } from "./errors";
+import type { ListenerConfig, MultiProtocolOptions, ServerConfig } from "./types";
+
+/** One TCP listener. Port 0 lets the OS pick (see `server.listeners`). */
+export function basicConfig(port = 1883, address = "0.0.0.0"): ServerConfig {
+  return {
+    listeners: [{ name: "tcp", address, port, protocol: "tcp", allowAnonymous: true }],
+  };
+}
+
+/** TCP and WS listeners, plus TLS and WSS when both `tlsCert` and `tlsKey` are given. */
+export function multiProtocolConfig(options: MultiProtocolOptions = {}): ServerConfig {
+  const {
+    tcpPort = 1883,
+    wsPort = 8080,
+    tlsPort = 8883,
+    wssPort = 8443,
+    address = "0.0.0.0",
+    tlsCert,
+    tlsKey,
+    allowAnonymous = true,
+  } = options;
+  const listeners: ListenerConfig[] = [
+    { name: "tcp", address, port: tcpPort, protocol: "tcp", allowAnonymous },
+    { name: "ws", address, port: wsPort, protocol: "ws", allowAnonymous },
+  ];
+  if (tlsCert && tlsKey) {
+    listeners.push(
+      { name: "tls", address, port: tlsPort, protocol: "tls", tlsCert, tlsKey, allowAnonymous },
+      { name: "wss", address, port: wssPort, protocol: "wss", tlsCert, tlsKey, allowAnonymous },
+    );
+  }
+  return { listeners };
+}
+
+/**
+ * The JSON the host parses. The host validates the content (and names the
+ * error: `ERR_CONFIG_PORT`, ...); this only rejects what is not a config object.
+ * @throws RmqttError `ERR_INVALID_CONFIG`
+ */
+export function configToJson(config: unknown): string {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new RmqttError("ERR_INVALID_CONFIG", "start(config) needs a ServerConfig object");
+  }
+  if (!Array.isArray((config as { listeners?: unknown }).listeners)) {
+    throw new RmqttError(
+      "ERR_INVALID_CONFIG",
+      "invalid configuration: `listeners` must be an array of listener configs",
+    );
+  }
+  try {
+    return JSON.stringify(config);
+  } catch (cause) {
+    throw new RmqttError("ERR_INVALID_CONFIG", "the configuration cannot be serialized", { cause });
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * rmqtt-js: an MQTT broker for Node.js, with a Rust core (rmqtt) and hooks
+ * answered by JS callbacks. CommonJS entry point; `index.mts` is the ESM one.
+ */
+
+export { MqttServer } from "./server";
+export { QoS } from "./types";
+export { RmqttError } from "./errors";
+export type { RmqttErrorCode } from "./errors";
+export type { HookCallbacks, HookName } from "./hooks";
+export type {
+  AuthenticationRequest,
+  AuthenticationResult,
+  ConnackInfo,
+  ConnectInfo,
+  ListenerConfig,
+  ListenerInfo,
+  LogEntry,
+  LogLevel,
+  Logger,
+  MessageFrom,
+  MessageInfo,
+  MqttMessage,
+  MqttServerOptions,
+  MultiProtocolOptions,
+  PublishAuthorizeResult,
+  PublishOptions,
+  ServerConfig,
+  SessionInfo,
+  SubscribeAuthorizeResult,
+  SubscribeOptions,
+  SubscriptionInfo,
+  UnsubscriptionInfo,
+} from "./types";

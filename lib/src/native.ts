@@ -1,0 +1,80 @@
+/**
+ * The one module that loads the native addon (`rmqtt_js.node`, built from
+ * `node-addon/` and copied next to this file by `scripts/build.mjs`).
+ *
+ * The bridging layer is not API: everything else imports the typed wrapper
+ * below. At load, the binary's exports are checked against this interface,
+ * so a stale binary fails loudly instead of misbehaving.
+ */
+
+import * as path from "node:path";
+
+import type { NativeHooks } from "./hooks";
+
+/** An opaque native server handle (a `JsBox` of the Rust `Server`). */
+export interface ServerHandle {
+  readonly __brand: "rmqtt-js.Server";
+}
+
+export interface NativeListener {
+  name: string;
+  protocol: "tcp" | "tls" | "ws" | "wss";
+  address: string;
+  port: number;
+}
+
+export type NativeLogSink = (level: string, target: string, message: string) => void;
+
+export interface NativeAddon {
+  serverNew(): ServerHandle;
+  /** Rejects with an `Error` carrying the host's `code`. */
+  serverStart(server: ServerHandle, configJson: string): Promise<NativeListener[]>;
+  serverStop(server: ServerHandle): Promise<void>;
+  serverPublish(
+    server: ServerHandle,
+    topic: string,
+    payload: Buffer,
+    qos: number,
+    retain: boolean,
+  ): Promise<void>;
+  /** Throws an `Error` with code `ERR_INVALID_HOOK` for an unusable hooks object. */
+  serverSetHooks(server: ServerHandle, hooks: NativeHooks): void;
+  serverIsRunning(server: ServerHandle): boolean;
+  setLogSink(sink: NativeLogSink): void;
+}
+
+const EXPORTS: Record<keyof NativeAddon, true> = {
+  serverNew: true,
+  serverStart: true,
+  serverStop: true,
+  serverPublish: true,
+  serverSetHooks: true,
+  serverIsRunning: true,
+  setLogSink: true,
+};
+
+/** Where `scripts/build.mjs` puts the binary. */
+export const BINARY_PATH = path.join(__dirname, "rmqtt_js.node");
+
+function load(): NativeAddon {
+  let addon: Record<string, unknown>;
+  try {
+    addon = require(BINARY_PATH) as Record<string, unknown>;
+  } catch (cause) {
+    throw new Error(
+      `rmqtt-js: cannot load the native addon ${BINARY_PATH}. ` +
+        `Build it with \`npm run build\` (needs a Rust toolchain: https://rustup.rs).`,
+      { cause },
+    );
+  }
+  const missing = Object.keys(EXPORTS).filter((name) => typeof addon[name] !== "function");
+  if (missing.length > 0) {
+    throw new Error(
+      `rmqtt-js: the native addon ${BINARY_PATH} is stale (missing ${missing.join(", ")}). ` +
+        "Rebuild it with `npm run build`.",
+    );
+  }
+  return addon as unknown as NativeAddon;
+}
+
+export const native: NativeAddon = load();

@@ -1,0 +1,194 @@
+/**
+ * The data types of the public API: the seed API's shapes, plus the
+ * additions of rmqtt-js (listener info, log entries, server options).
+ */
+
+/** MQTT quality of service. */
+export enum QoS {
+  AtMostOnce = 0,
+  AtLeastOnce = 1,
+  ExactlyOnce = 2,
+}
+
+/** Who a client session is. */
+export interface SessionInfo {
+  /** The broker node id. */
+  node: number;
+  remoteAddr: string | null;
+  clientId: string;
+  username: string | null;
+  /** The tenant the client was resolved to, when tenants are configured. */
+  tenant?: string;
+}
+
+/** Where a message came from. */
+export interface MessageFrom {
+  type: "client" | "system" | "bridge" | "admin" | "lastwill" | "custom";
+  node: number;
+  remoteAddr: string | null;
+  clientId: string;
+  username: string | null;
+}
+
+/** A message as the notification hooks see it. */
+export interface MessageInfo {
+  dup: boolean;
+  qos: QoS;
+  retain: boolean;
+  topic: string;
+  payload: Buffer;
+  /** Milliseconds since the Unix epoch. */
+  createTime: number;
+}
+
+export interface SubscriptionInfo {
+  topicFilter: string;
+  qos: QoS;
+}
+
+export interface UnsubscriptionInfo {
+  topicFilter: string;
+}
+
+/** A client publish, as the publish ACL sees it. */
+export interface MqttMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+}
+
+/** Options of `server.publish`. */
+export interface PublishOptions {
+  /** 0, 1 or 2; default 0. */
+  qos?: QoS;
+  /** Default false. */
+  retain?: boolean;
+}
+
+/** One CONNECT, as `onClientAuthenticate` sees it. */
+export interface AuthenticationRequest {
+  clientId: string;
+  username: string | null;
+  /** The password as UTF-8 text. */
+  password: string | null;
+  /** 3 (MQTT 3.1), 4 (3.1.1) or 5. */
+  protocolVersion: number;
+  remoteAddr: string;
+  keepAlive: number;
+  /** Clean session (3.x) or clean start (5.0). */
+  cleanSession: boolean;
+  tenant?: string;
+}
+
+export interface AuthenticationResult {
+  allow: boolean;
+  superuser?: boolean;
+  reason?: string;
+}
+
+export interface SubscribeAuthorizeResult {
+  allow: boolean;
+  /** Granted QoS (0, 1 or 2; capped at the requested one). Invalid values are ignored with a WARN. */
+  qos?: number;
+  reason?: string;
+}
+
+export interface PublishAuthorizeResult {
+  allow: boolean;
+  /** Rewrites the topic (no wildcards; invalid values are ignored with a WARN). */
+  topic?: string;
+  /** Rewrites the payload (a string is sent as UTF-8). */
+  payload?: Buffer | Uint8Array | string;
+  /** Rewrites the QoS (0, 1 or 2; invalid values are ignored with a WARN). */
+  qos?: number;
+  reason?: string;
+}
+
+/** A CONNECT, as the connection notifications see it. */
+export interface ConnectInfo {
+  node: number;
+  remoteAddr: string | null;
+  clientId: string;
+  username: string | null;
+  keepAlive: number;
+  protoVer: number;
+  /** MQTT 3.1 / 3.1.1. */
+  cleanSession?: boolean;
+  /** MQTT 5.0. */
+  cleanStart?: boolean;
+  tenant?: string;
+}
+
+export interface ConnackInfo extends ConnectInfo {
+  /** e.g. "Success", "BadUsernameOrPassword", "NotAuthorized". */
+  connAck: string;
+}
+
+/** Options of `MqttServer.createMultiProtocolConfig`. */
+export interface MultiProtocolOptions {
+  tcpPort?: number;
+  tlsPort?: number;
+  wsPort?: number;
+  wssPort?: number;
+  address?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowAnonymous?: boolean;
+}
+
+export interface ListenerConfig {
+  name: string;
+  /** Default "0.0.0.0". */
+  address?: string;
+  /** 1–65535, or 0 to let the OS pick (see `server.listeners`). */
+  port: number;
+  protocol: "tcp" | "tls" | "ws" | "wss";
+  /** Required for tls/wss. */
+  tlsCert?: string;
+  /** Required for tls/wss. */
+  tlsKey?: string;
+  /** Default true. */
+  allowAnonymous?: boolean;
+}
+
+export interface ServerConfig {
+  listeners: ListenerConfig[];
+  pluginsConfigDir?: string;
+  pluginsDefaultStartups?: string[];
+  /** How long a decision hook may take before the client is denied (default 5000 ms). */
+  hookTimeoutMs?: number;
+}
+
+/** A bound listener, as `server.listeners` reports it after `start()`. */
+export interface ListenerInfo {
+  name: string;
+  protocol: "tcp" | "tls" | "ws" | "wss";
+  address: string;
+  /** The port really bound (the OS's choice when the config said 0). */
+  port: number;
+}
+
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+/** One log record from the broker. */
+export interface LogEntry {
+  level: LogLevel;
+  /** Where it comes from, e.g. "rmqtt_js::hooks". */
+  target: string;
+  message: string;
+}
+
+export type Logger = (entry: LogEntry) => void;
+
+export interface MqttServerOptions {
+  /**
+   * Receives the broker's log records (WARN and ERROR from everywhere, INFO
+   * from rmqtt-js itself). Default: WARN to console.warn, ERROR to console.error.
+   */
+  logger?: Logger;
+}

@@ -1,0 +1,107 @@
+//! Calling one JS hook function on the JS thread.
+//!
+//! A throw becomes `HookError::Threw`; a returned promise is awaited through
+//! `JsPromise::to_future`, its rejection also becoming `Threw`.
+
+use neon::prelude::*;
+use neon::types::JsFuture;
+use rmqtt_js_host::hooks::{HookError, HookKind};
+
+/// Turns a callback's return value into a decision.
+pub type Convert<T> = for<'a, 'b> fn(&mut Cx<'a>, Handle<'b, JsValue>) -> Result<T, HookError>;
+
+/// The outcome of calling a decision hook.
+pub enum Called<T> {
+    /// The callback answered synchronously (or threw).
+    Ready(Result<T, HookError>),
+    /// The callback returned a promise; the answer comes when it settles.
+    Pending(JsFuture<Result<T, HookError>>),
+}
+
+/// Calls a decision hook.
+pub fn call<'a, T: Send + 'static>(
+    cx: &mut Cx<'a>,
+    f: Handle<'a, JsFunction>,
+    args: &[Handle<'a, JsValue>],
+    convert: Convert<T>,
+) -> Called<T> {
+    let value = match apply(cx, f, args) {
+        Ok(v) => v,
+        Err(thrown) => return Called::Ready(Err(HookError::Threw(thrown))),
+    };
+    let Ok(promise) = value.downcast::<JsPromise, _>(cx) else {
+        return Called::Ready(convert(cx, value));
+    };
+    let awaited = cx.try_catch(|cx| {
+        promise.to_future(cx, move |mut cx, settled| {
+            Ok(match settled {
+                Ok(v) => convert(&mut cx, v),
+                Err(reason) => Err(HookError::Threw(describe(&mut cx, reason))),
+            })
+        })
+    });
+    match awaited {
+        Ok(future) => Called::Pending(future),
+        Err(thrown) => Called::Ready(Err(HookError::Threw(describe(cx, thrown)))),
+    }
+}
+
+/// Calls a notification hook without waiting for it. A throw or a rejected
+/// promise is logged as a WARN (and never becomes an unhandled rejection).
+pub fn fire<'a>(
+    cx: &mut Cx<'a>,
+    kind: HookKind,
+    f: Handle<'a, JsFunction>,
+    args: &[Handle<'a, JsValue>],
+) {
+    let value = match apply(cx, f, args) {
+        Ok(v) => v,
+        Err(thrown) => return warn_threw(kind, &thrown),
+    };
+    let Ok(promise) = value.downcast::<JsPromise, _>(cx) else {
+        return;
+    };
+    let watched = cx.try_catch(|cx| {
+        promise.to_future(cx, move |mut cx, settled| {
+            if let Err(reason) = settled {
+                warn_threw(kind, &describe(&mut cx, reason));
+            }
+            Ok(())
+        })
+    });
+    // Dropping the future leaves the rejection handler attached.
+    if let Err(thrown) = watched {
+        warn_threw(kind, &describe(cx, thrown));
+    }
+}
+
+/// `f(...args)` with `this` undefined; a throw comes back described.
+fn apply<'a>(
+    cx: &mut Cx<'a>,
+    f: Handle<'a, JsFunction>,
+    args: &[Handle<'a, JsValue>],
+) -> Result<Handle<'a, JsValue>, String> {
+    cx.try_catch(|cx| {
+        let this = cx.undefined();
+        f.call(cx, this, args)
+    })
+    .map_err(|thrown| describe(cx, thrown))
+}
+
+fn warn_threw(kind: HookKind, message: &str) {
+    log::warn!(target: "rmqtt_js::hooks", "{kind} threw: {message}");
+}
+
+/// A thrown value as text: an error's `message`, else its string form.
+pub fn describe(cx: &mut Cx, v: Handle<JsValue>) -> String {
+    let text = cx.try_catch(|cx| {
+        if let Ok(obj) = v.downcast::<JsObject, _>(cx) {
+            let message = obj.prop(cx, "message").get::<Handle<JsValue>>()?;
+            if let Ok(s) = message.downcast::<JsString, _>(cx) {
+                return Ok(s.value(cx));
+            }
+        }
+        Ok(v.to_string(cx)?.value(cx))
+    });
+    text.unwrap_or_else(|_| "a value that cannot be shown".to_string())
+}

@@ -1,0 +1,297 @@
+//! Hook model records → the seed API's JS shapes: camelCase fields, payloads
+//! as `Buffer`s, absent strings as `null`, `tenant` only when set.
+
+use neon::prelude::*;
+use rmqtt_js_host::hooks::model::{
+    ConnectInfo, ConnectRequest, Event, Message, MessageFrom, MessageInfo, SessionInfo,
+    Subscription,
+};
+
+/// Arguments of one hook call, built on the JS thread.
+pub trait HookArgs: Send + 'static {
+    fn to_args<'a>(&self, cx: &mut Cx<'a>) -> NeonResult<Vec<Handle<'a, JsValue>>>;
+}
+
+/// `onClientAuthenticate(auth)`.
+impl HookArgs for ConnectRequest {
+    fn to_args<'a>(&self, cx: &mut Cx<'a>) -> NeonResult<Vec<Handle<'a, JsValue>>> {
+        Ok(vec![auth_request(cx, self)?.upcast()])
+    }
+}
+
+/// `onClientSubscribeAuthorize(session, sub)`.
+impl HookArgs for (SessionInfo, Subscription) {
+    fn to_args<'a>(&self, cx: &mut Cx<'a>) -> NeonResult<Vec<Handle<'a, JsValue>>> {
+        Ok(vec![
+            session(cx, &self.0)?.upcast(),
+            subscription(cx, &self.1)?.upcast(),
+        ])
+    }
+}
+
+/// `onClientPublishAuthorize(session, packet)`.
+impl HookArgs for (SessionInfo, Message) {
+    fn to_args<'a>(&self, cx: &mut Cx<'a>) -> NeonResult<Vec<Handle<'a, JsValue>>> {
+        Ok(vec![
+            session(cx, &self.0)?.upcast(),
+            message(cx, &self.1)?.upcast(),
+        ])
+    }
+}
+
+/// Every notification hook, with the seed's argument lists.
+impl HookArgs for Event {
+    fn to_args<'a>(&self, cx: &mut Cx<'a>) -> NeonResult<Vec<Handle<'a, JsValue>>> {
+        Ok(match self {
+            Event::ClientConnect(info) => vec![connect_info(cx, info)?.upcast()],
+            Event::ClientConnack { info, conn_ack } => {
+                let obj = connect_info(cx, info)?;
+                obj.prop(cx, "connAck").set(conn_ack.as_str())?;
+                vec![obj.upcast()]
+            }
+            Event::ClientConnected(s) | Event::SessionCreated(s) => {
+                vec![session(cx, s)?.upcast()]
+            }
+            Event::ClientDisconnected { session: s, reason }
+            | Event::SessionTerminated { session: s, reason } => vec![
+                session(cx, s)?.upcast(),
+                reason_info(cx, reason.as_deref())?.upcast(),
+            ],
+            Event::SessionSubscribed {
+                session: s,
+                subscription: sub,
+            }
+            | Event::ClientSubscribe {
+                session: s,
+                subscription: sub,
+            } => vec![session(cx, s)?.upcast(), subscription(cx, sub)?.upcast()],
+            Event::SessionUnsubscribed {
+                session: s,
+                topic_filter,
+            }
+            | Event::ClientUnsubscribe {
+                session: s,
+                topic_filter,
+            } => vec![
+                session(cx, s)?.upcast(),
+                unsubscription(cx, topic_filter)?.upcast(),
+            ],
+            Event::MessagePublish {
+                session: s,
+                from,
+                message,
+            } => vec![
+                optional_session(cx, s.as_ref())?,
+                message_from(cx, from)?.upcast(),
+                message_info(cx, message)?.upcast(),
+            ],
+            Event::MessageDelivered {
+                session: s,
+                from,
+                message,
+            }
+            | Event::MessageAcked {
+                session: s,
+                from,
+                message,
+            } => vec![
+                session(cx, s)?.upcast(),
+                message_from(cx, from)?.upcast(),
+                message_info(cx, message)?.upcast(),
+            ],
+            Event::MessageDropped {
+                session: s,
+                from,
+                message,
+                reason,
+            } => {
+                let from = match from {
+                    Some(f) => message_from(cx, f)?.upcast(),
+                    None => cx.null().upcast(),
+                };
+                vec![
+                    optional_session(cx, s.as_ref())?,
+                    from,
+                    message_info(cx, message)?.upcast(),
+                    reason_info(cx, reason.as_deref())?.upcast(),
+                ]
+            }
+        })
+    }
+}
+
+/// A string, or `null` when absent.
+fn string_or_null<'a>(cx: &mut Cx<'a>, s: Option<&str>) -> Handle<'a, JsValue> {
+    match s {
+        Some(s) => cx.string(s).upcast(),
+        None => cx.null().upcast(),
+    }
+}
+
+fn buffer<'a>(cx: &mut Cx<'a>, bytes: &[u8]) -> JsResult<'a, JsBuffer> {
+    JsBuffer::from_slice(cx, bytes)
+}
+
+fn set_tenant(cx: &mut Cx, obj: Handle<JsObject>, tenant: Option<&str>) -> NeonResult<()> {
+    if let Some(t) = tenant {
+        obj.prop(cx, "tenant").set(t)?;
+    }
+    Ok(())
+}
+
+/// `SessionInfo { node, remoteAddr, clientId, username, tenant? }`.
+pub fn session<'a>(cx: &mut Cx<'a>, s: &SessionInfo) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let remote = string_or_null(cx, s.remote_addr.as_deref());
+    let username = string_or_null(cx, s.username.as_deref());
+    obj.prop(cx, "node")
+        .set(s.node as f64)?
+        .prop("remoteAddr")
+        .set(remote)?
+        .prop("clientId")
+        .set(s.client_id.as_str())?
+        .prop("username")
+        .set(username)?;
+    set_tenant(cx, obj, s.tenant.as_deref())?;
+    Ok(obj)
+}
+
+fn optional_session<'a>(cx: &mut Cx<'a>, s: Option<&SessionInfo>) -> JsResult<'a, JsValue> {
+    match s {
+        Some(s) => Ok(session(cx, s)?.upcast()),
+        None => Ok(cx.null().upcast()),
+    }
+}
+
+/// `AuthenticationRequest { clientId, username, password, protocolVersion,
+/// remoteAddr, keepAlive, cleanSession, tenant? }` (the password as UTF-8 text).
+pub fn auth_request<'a>(cx: &mut Cx<'a>, r: &ConnectRequest) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let username = string_or_null(cx, r.username.as_deref());
+    let password = r.password.as_deref().map(String::from_utf8_lossy);
+    let password = string_or_null(cx, password.as_deref());
+    let remote = string_or_null(cx, r.remote_addr.as_deref());
+    obj.prop(cx, "clientId")
+        .set(r.client_id.as_str())?
+        .prop("username")
+        .set(username)?
+        .prop("password")
+        .set(password)?
+        .prop("protocolVersion")
+        .set(f64::from(r.protocol_version))?
+        .prop("remoteAddr")
+        .set(remote)?
+        .prop("keepAlive")
+        .set(f64::from(r.keep_alive))?
+        .prop("cleanSession")
+        .set(r.clean_start)?;
+    set_tenant(cx, obj, r.tenant.as_deref())?;
+    Ok(obj)
+}
+
+/// `ConnectInfo { node, remoteAddr, clientId, username, keepAlive, protoVer,
+/// cleanSession (3.x) | cleanStart (5), tenant? }`.
+pub fn connect_info<'a>(cx: &mut Cx<'a>, c: &ConnectInfo) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let remote = string_or_null(cx, c.remote_addr.as_deref());
+    let username = string_or_null(cx, c.username.as_deref());
+    let clean = if c.protocol_version >= 5 {
+        "cleanStart"
+    } else {
+        "cleanSession"
+    };
+    obj.prop(cx, "node")
+        .set(c.node as f64)?
+        .prop("remoteAddr")
+        .set(remote)?
+        .prop("clientId")
+        .set(c.client_id.as_str())?
+        .prop("username")
+        .set(username)?
+        .prop("keepAlive")
+        .set(f64::from(c.keep_alive))?
+        .prop("protoVer")
+        .set(f64::from(c.protocol_version))?
+        .prop(clean)
+        .set(c.clean_start)?;
+    set_tenant(cx, obj, c.tenant.as_deref())?;
+    Ok(obj)
+}
+
+/// `SubscriptionInfo { topicFilter, qos }`.
+pub fn subscription<'a>(cx: &mut Cx<'a>, s: &Subscription) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    obj.prop(cx, "topicFilter")
+        .set(s.topic_filter.as_str())?
+        .prop("qos")
+        .set(f64::from(s.qos.level()))?;
+    Ok(obj)
+}
+
+/// `UnsubscriptionInfo { topicFilter }`.
+pub fn unsubscription<'a>(cx: &mut Cx<'a>, topic_filter: &str) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    obj.prop(cx, "topicFilter").set(topic_filter)?;
+    Ok(obj)
+}
+
+/// `MqttMessage { topic, payload, qos, retain }`.
+pub fn message<'a>(cx: &mut Cx<'a>, m: &Message) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let payload = buffer(cx, &m.payload)?;
+    obj.prop(cx, "topic")
+        .set(m.topic.as_str())?
+        .prop("payload")
+        .set(payload)?
+        .prop("qos")
+        .set(f64::from(m.qos.level()))?
+        .prop("retain")
+        .set(m.retain)?;
+    Ok(obj)
+}
+
+/// `MessageInfo { dup, qos, retain, topic, payload, createTime }`.
+pub fn message_info<'a>(cx: &mut Cx<'a>, m: &MessageInfo) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let payload = buffer(cx, &m.payload)?;
+    obj.prop(cx, "dup")
+        .set(m.dup)?
+        .prop("qos")
+        .set(f64::from(m.qos.level()))?
+        .prop("retain")
+        .set(m.retain)?
+        .prop("topic")
+        .set(m.topic.as_str())?
+        .prop("payload")
+        .set(payload)?
+        .prop("createTime")
+        .set(m.create_time as f64)?;
+    Ok(obj)
+}
+
+/// `MessageFrom { type, node, remoteAddr, clientId, username }`.
+pub fn message_from<'a>(cx: &mut Cx<'a>, f: &MessageFrom) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let remote = string_or_null(cx, f.remote_addr.as_deref());
+    let username = string_or_null(cx, f.username.as_deref());
+    obj.prop(cx, "type")
+        .set(f.kind.as_str())?
+        .prop("node")
+        .set(f.node as f64)?
+        .prop("remoteAddr")
+        .set(remote)?
+        .prop("clientId")
+        .set(f.client_id.as_str())?
+        .prop("username")
+        .set(username)?;
+    Ok(obj)
+}
+
+/// `{ reason? }`, the info of disconnects, terminations and drops.
+pub fn reason_info<'a>(cx: &mut Cx<'a>, reason: Option<&str>) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    if let Some(r) = reason {
+        obj.prop(cx, "reason").set(r)?;
+    }
+    Ok(obj)
+}
