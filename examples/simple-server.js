@@ -108,15 +108,13 @@ async function main() {
   await server.start({
     listeners: [{ name: "tcp", address: HOST, port: PORT, protocol: "tcp", allowAnonymous: false }],
   });
-  const [{ address, port }] = server.listeners;
-  log(`MQTT broker listening on mqtt://${address}:${port}`);
-  log(`try:  mosquitto_sub -h localhost -p ${port} -u alice -P demo -t 'server/public/#' -v`);
-  log(`      mosquitto_pub -h localhost -p ${port} -u alice -P demo -t alice/hello -m hi`);
+  if (shuttingDown) return;
 
   await server.publish("server/public/status", JSON.stringify({ status: "online", since: Date.now() }), {
     qos: QoS.AtLeastOnce,
     retain: true,
   });
+  if (shuttingDown) return;
 
   let beat = 0;
   heartbeat = setInterval(() => {
@@ -126,9 +124,15 @@ async function main() {
       if (!shuttingDown) console.error("heartbeat failed:", err.code ?? err);
     });
   }, HEARTBEAT_MS);
+
+  const [{ address, port }] = server.listeners;
+  log(`MQTT broker listening on mqtt://${address}:${port}`);
+  log(`try:  mosquitto_sub -h localhost -p ${port} -u alice -P demo -t 'server/public/#' -v`);
+  log(`      mosquitto_pub -h localhost -p ${port} -u alice -P demo -t alice/hello -m hi`);
 }
 
 main().catch((err) => {
+  if (shuttingDown) return; // a signal arrived while starting; shutdown() handles the exit
   console.error(`could not start the broker: ${err.code ?? ""} ${err.message}`);
   process.exit(1);
 });

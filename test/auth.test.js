@@ -112,6 +112,17 @@ test("an auth hook that never answers is denied after hookTimeoutMs with a WARN"
   await logs.waitForWarn(/onClientAuthenticate/);
 });
 
+test("without hookTimeoutMs an auth hook that never answers is denied after the 5 s default", async (t) => {
+  const { port } = await startServer(t, {
+    hooks: { onClientAuthenticate: () => new Promise(() => {}) },
+  });
+  const started = Date.now();
+  const err = await connectRefused(t, port, { username: "u", password: "p", connectTimeout: 15_000 });
+  const elapsed = Date.now() - started;
+  assertRefusedCode(err, REFUSED_V4);
+  assert.ok(elapsed >= 4500 && elapsed < 9000, `denied after about 5000 ms, took ${elapsed} ms`);
+});
+
 test("an auth hook that returns something other than a decision denies with a WARN", async (t) => {
   const logs = captureLogs();
   const { port } = await startServer(t, {

@@ -58,8 +58,8 @@ test("a config without listeners fails with ERR_CONFIG_NO_LISTENERS", async (t) 
   await assertStartFails(t, { listeners: [] }, "ERR_CONFIG_NO_LISTENERS");
 });
 
-for (const port of [65536, 70000, -1, 1.5]) {
-  test(`port ${port} fails with ERR_CONFIG_PORT`, async (t) => {
+for (const port of [65536, 70000, -1, 1.5, NaN, Infinity, "1883"]) {
+  test(`port ${typeof port === "string" ? `"${port}" (a string)` : port} fails with ERR_CONFIG_PORT`, async (t) => {
     await assertStartFails(t, { listeners: [tcpListener({ port })] }, "ERR_CONFIG_PORT");
   });
 }
@@ -146,6 +146,12 @@ for (const address of ["not-an-address", "999.1.1.1", ""]) {
   });
 }
 
+for (const hookTimeoutMs of [0, -5]) {
+  test(`hookTimeoutMs ${JSON.stringify(hookTimeoutMs)} is refused with ERR_CONFIG_HOOK_TIMEOUT`, async (t) => {
+    await assertStartFails(t, { listeners: [tcpListener()], hookTimeoutMs }, "ERR_CONFIG_HOOK_TIMEOUT");
+  });
+}
+
 test("a port held by another socket fails with ERR_BIND", async (t) => {
   const port = await busyPort(t);
   await assertStartFails(t, { listeners: [tcpListener({ port })] }, "ERR_BIND");
@@ -218,6 +224,21 @@ for (const [label, hooks] of [
     );
   });
 }
+
+test("a misspelled hook name fails with ERR_INVALID_HOOK", async (t) => {
+  const server = newServer(t);
+  assert.throws(
+    () => server.setHooks({ onClientAuthenticated: () => ({ allow: true }) }),
+    (err) => err instanceof RmqttError && err.code === "ERR_INVALID_HOOK" && /onClientAuthenticated/.test(err.message),
+  );
+});
+
+test("setHooks with something other than an object fails with ERR_INVALID_HOOK", async (t) => {
+  const server = newServer(t);
+  for (const bad of [null, 42, "hooks"]) {
+    assert.throws(() => server.setHooks(bad), (err) => err instanceof RmqttError && err.code === "ERR_INVALID_HOOK");
+  }
+});
 
 test("an invalid hook set leaves the previous hooks in place", async (t) => {
   const calls = [];

@@ -80,6 +80,17 @@ test("allowAnonymous applies per listener", async (t) => {
   assert.ok(err.code !== undefined, `refused with a CONNACK code, got ${err}`);
 });
 
+for (const protocol of ["tls", "wss"]) {
+  test(`a ${protocol} listener presents the configured certificate to a verifying client`, async (t) => {
+    const certs = makeSelfSignedCert(t);
+    if (!certs) return t.skip("no way to make a certificate");
+    const { port } = await startServer(t, { listeners: [listener(protocol, certs)] });
+    const ca = require("node:fs").readFileSync(certs.cert);
+    const c = await connectClient(t, port, { protocol, rejectUnauthorized: true, ca, servername: "localhost" });
+    assert.equal(c.connected, true);
+  });
+}
+
 test("a plain TCP client cannot talk to a TLS listener", async (t) => {
   const certs = makeSelfSignedCert(t);
   if (!certs) return t.skip("no way to make a certificate");

@@ -104,6 +104,18 @@ test("the deny reason reaches an MQTT 5 publisher as the PUBACK reason string", 
   assert.equal(pub.connected, true, "the publisher stays connected");
 });
 
+test("a denied QoS 2 publish is refused in the PUBREC of an MQTT 5 publisher", async (t) => {
+  const { port } = await startServer(t, {
+    hooks: { onClientPublishAuthorize: () => ({ allow: false, reason: "no qos2 here" }) },
+  });
+  const pub = await connectClient(t, port, { protocolVersion: 5 });
+  const pubrec = nextPacket(pub, "pubrec");
+  await assert.rejects(pub.publishAsync("q2/denied", "x", { qos: 2 }), (err) => err.code === NOT_AUTHORIZED);
+  const packet = await pubrec;
+  assert.equal(packet.reasonCode, NOT_AUTHORIZED);
+  assert.equal(packet.properties?.reasonString, "no qos2 here");
+});
+
 test("a denied QoS 1 publish from an MQTT 3.1.1 client is acknowledged and the client stays connected", async (t) => {
   const { port } = await startServer(t, { hooks: { onClientPublishAuthorize: () => ({ allow: false }) } });
   const pub = await connectClient(t, port, { protocolVersion: 4 });

@@ -109,6 +109,7 @@ module.exports = {
   brokerUrl,
   uniqueClientId,
   createClient,
+  connackOf,
   connectClient,
   connectRefused,
   closed,
