@@ -35,6 +35,15 @@ test("the auth hook allows a client with good credentials", async (t) => {
   assert.equal(req.password, "demo");
 });
 
+test("the auth hook gets non-ASCII client ids, usernames and passwords unchanged", async (t) => {
+  const rec = new Recorder();
+  const { port } = await startServer(t, { hooks: { onClientAuthenticate: rec.hook("auth", { allow: true }) } });
+  await connectClient(t, port, { clientId: "clïent-✓", username: "jürgen ✓", password: "pässwörd-🔑" });
+  const [req] = await rec.waitFor("auth", (a) => a.clientId === "clïent-✓");
+  assert.equal(req.username, "jürgen ✓");
+  assert.equal(req.password, "pässwörd-🔑");
+});
+
 test("the auth hook denies a client with bad credentials (MQTT 3.1.1)", async (t) => {
   const { port } = await startServer(t, { hooks: { onClientAuthenticate: demoAuth } });
   const err = await connectRefused(t, port, { username: "alice", password: "wrong", protocolVersion: 4 });

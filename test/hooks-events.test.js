@@ -340,3 +340,21 @@ test("a notification hook that throws does not disturb the broker", async (t) =>
   await pub.publishAsync("robust/t", "still works", { qos: 1 });
   assert.equal((await got).payload.toString(), "still works");
 });
+
+test("an empty payload reaches the hooks as an empty Buffer", async (t) => {
+  const rec = new Recorder();
+  const { port } = await startServer(t, {
+    hooks: {
+      onClientPublishAuthorize: rec.hook("acl", { allow: true }),
+      onMessagePublish: rec.hook("publish"),
+    },
+  });
+  const pub = await connectClient(t, port);
+  await pub.publishAsync("empty/t", "", { qos: 1 });
+  const [, packet] = await rec.waitFor("acl", (s, p) => p.topic === "empty/t");
+  assert.ok(Buffer.isBuffer(packet.payload));
+  assert.equal(packet.payload.length, 0);
+  const [, , msg] = await rec.waitFor("publish", (s, f, m) => m.topic === "empty/t");
+  assert.ok(Buffer.isBuffer(msg.payload));
+  assert.equal(msg.payload.length, 0);
+});

@@ -178,3 +178,31 @@ test("a started server the program no longer references keeps serving", async (t
   assert.equal(code, 0, child.output());
   assert.match(child.output(), /still serving/);
 });
+
+test("stop completes while a decision hook is still pending", async (t) => {
+  const rec = new Recorder();
+  const { server, port } = await startServer(t, {
+    hooks: { onClientAuthenticate: rec.hook("auth", () => new Promise(() => {})) },
+  });
+  const { createClient } = require("./helpers/client");
+  const c = createClient(port, { username: "stuck", password: "x" });
+  t.after(() => c.end(true));
+  await rec.waitFor("auth");
+  const started = Date.now();
+  await server.stop();
+  assert.ok(Date.now() - started < 5000, `stop took ${Date.now() - started} ms`);
+  assert.equal(server.running, false);
+});
+
+test("publishes racing a stop all settle, and the failures are RmqttErrors", async (t) => {
+  const { server } = await startServer(t);
+  const publishes = Array.from({ length: 200 }, (_, i) => server.publish(`race/${i}`, "x", { qos: 1 }));
+  const stopping = server.stop();
+  const results = await Promise.allSettled([...publishes, stopping]);
+  assert.equal(results.at(-1).status, "fulfilled", "stop resolved");
+  for (const r of results.slice(0, -1)) {
+    if (r.status === "rejected") {
+      assert.ok(r.reason instanceof RmqttError, `publish failed with ${r.reason}`);
+    }
+  }
+});

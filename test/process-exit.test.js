@@ -89,3 +89,18 @@ test("a script that restarts a server twice exits on its own", async (t) => {
     await server.stop();
   `);
 });
+
+test("a script stopped while an auth decision is pending exits on its own", async (t) => {
+  await assertExitsCleanly(t, `
+    const server = new MqttServer();
+    let asked;
+    const askedP = new Promise((r) => { asked = r; });
+    server.setHooks({ onClientAuthenticate: () => { asked(); return new Promise(() => {}); } });
+    await server.start({ listeners: [{ name: "tcp", address: "127.0.0.1", port: 0, protocol: "tcp" }] });
+    const client = mqtt.connect("mqtt://127.0.0.1:" + server.listeners[0].port, { reconnectPeriod: 0, username: "u", password: "p" });
+    client.on("error", () => {});
+    await askedP;
+    await server.stop();
+    client.end(true);
+  `);
+});
