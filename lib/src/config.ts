@@ -53,9 +53,33 @@ export function configToJson(config: unknown): string {
       "invalid configuration: `listeners` must be an array of listener configs",
     );
   }
+  for (const listener of (config as { listeners: unknown[] }).listeners) {
+    checkPort(listener);
+  }
   try {
     return JSON.stringify(config);
   } catch (cause) {
     throw new RmqttError("ERR_INVALID_CONFIG", "the configuration cannot be serialized", { cause });
   }
+}
+
+/**
+ * JSON cannot carry NaN or Infinity (they become null) and the host reads a
+ * port as a number, so a port that is not a finite number is reported here,
+ * with the code and wording the host uses for out-of-range ports.
+ */
+function checkPort(listener: unknown): void {
+  if (typeof listener !== "object" || listener === null || !("port" in listener)) {
+    return;
+  }
+  const { port, name } = listener as { port: unknown; name?: unknown };
+  if (typeof port === "number" && Number.isFinite(port)) {
+    return;
+  }
+  const shown = typeof port === "string" ? JSON.stringify(port) : String(port);
+  throw new RmqttError(
+    "ERR_CONFIG_PORT",
+    `invalid configuration: listener \`${String(name ?? "?")}\` has port ${shown}; ` +
+      "use an integer from 1 to 65535 (0 lets the OS pick)",
+  );
 }
