@@ -49,8 +49,9 @@ pub struct ListenerConfig {
     pub name: Option<String>,
     #[serde(default = "default_address")]
     pub address: String,
-    /// Kept as a float so that `1.5` or `-1` get a config error, not a parse error.
-    pub port: f64,
+    /// Kept raw so that `1.5`, `-1`, `"1883"` or `null` (NaN in JS) get a
+    /// port error, not a parse error.
+    pub port: serde_json::Value,
     pub protocol: Protocol,
     #[serde(default)]
     pub tls_cert: Option<String>,
@@ -154,7 +155,12 @@ impl ValidConfig {
 impl ServerConfig {
     /// Parses the JSON form of the configuration (what the Node API sends).
     pub fn from_json(json: &str) -> Result<ServerConfig, ConfigError> {
-        serde_json::from_str(json).map_err(|e| ConfigError::Malformed(e.to_string()))
+        serde_json::from_str(json).map_err(|e| {
+            // serde's position ("at line 1 column 58") means nothing to a JS caller.
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            ConfigError::Malformed(msg)
+        })
     }
 
     /// A single TCP listener.
@@ -163,7 +169,7 @@ impl ServerConfig {
             listeners: vec![ListenerConfig {
                 name: Some("tcp".into()),
                 address: default_address(),
-                port: f64::from(port),
+                port: serde_json::Value::from(port),
                 protocol: Protocol::Tcp,
                 tls_cert: None,
                 tls_key: None,
@@ -191,8 +197,8 @@ impl ServerConfig {
                 .clone()
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| format!("{}-{i}", l.protocol.as_str()));
-            let port = validate_port(&name, l.port)?;
-            let ip: IpAddr = l.address.parse().map_err(|_| ConfigError::Address {
+            let port = validate_port(&name, &l.port)?;
+            let ip = resolve_address(&l.address).ok_or_else(|| ConfigError::Address {
                 listener: name.clone(),
                 address: l.address.clone(),
             })?;
@@ -227,7 +233,7 @@ impl ServerConfig {
         }
         let hook_timeout = match self.hook_timeout_ms {
             None => DEFAULT_HOOK_TIMEOUT,
-            Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= 600_000.0 => {
+            Some(ms) if ms.is_finite() && (1.0..=600_000.0).contains(&ms) => {
                 Duration::from_millis(ms as u64)
             }
             Some(ms) => return Err(ConfigError::HookTimeout(ms)),
@@ -241,15 +247,26 @@ impl ServerConfig {
     }
 }
 
-fn validate_port(listener: &str, port: f64) -> Result<u16, ConfigError> {
-    if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
-        Ok(port as u16)
-    } else {
-        Err(ConfigError::Port {
+fn validate_port(listener: &str, port: &serde_json::Value) -> Result<u16, ConfigError> {
+    match port.as_f64() {
+        Some(p) if p.fract() == 0.0 && (0.0..=65535.0).contains(&p) => Ok(p as u16),
+        _ => Err(ConfigError::Port {
             listener: listener.to_string(),
             port: port.to_string(),
-        })
+        }),
     }
+}
+
+/// An IP address, or a host name that resolves to one (e.g. `localhost`).
+fn resolve_address(address: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = address.parse() {
+        return Some(ip);
+    }
+    if address.is_empty() {
+        return None;
+    }
+    (address, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
 fn validate_tls(listener: &str, l: &ListenerConfig) -> Result<TlsFiles, ConfigError> {
@@ -323,7 +340,7 @@ mod tests {
                 "ERR_CONFIG_TLS_FILE",
             ),
             (
-                r#"{"listeners":[{"port":1883,"protocol":"tcp","address":"not-an-ip"}]}"#,
+                r#"{"listeners":[{"port":1883,"protocol":"tcp","address":"no such host.invalid"}]}"#,
                 "ERR_CONFIG_ADDRESS",
             ),
             (
@@ -343,6 +360,13 @@ mod tests {
             let err = config(json).expect_err(json);
             assert_eq!(err.code(), code, "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn localhost_resolves_to_a_loopback_address() {
+        let c = config(r#"{"listeners":[{"port":0,"protocol":"tcp","address":"localhost"}]}"#)
+            .expect("valid");
+        assert!(c.listeners[0].addr.ip().is_loopback());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub enum ConfigError {
         path: String,
         problem: String,
     },
-    #[error("invalid configuration: listener `{listener}` has address `{address}`, which is not an IP address")]
+    #[error("invalid configuration: listener `{listener}` has address `{address}`, which is neither an IP address nor a host name that resolves")]
     Address { listener: String, address: String },
     #[error("invalid configuration: hookTimeoutMs {0} must be between 1 and 600000")]
     HookTimeout(f64),

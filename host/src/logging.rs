@@ -43,6 +43,12 @@ pub fn install() {
     });
 }
 
+/// rmqtt messages that are expected and mean nothing to a user: (target, text).
+const SUPPRESSED: [(&str, &str); 1] = [
+    // Logged when a stopped server's retainer plugin is released.
+    ("rmqtt_retainer", "cannot be stopped"),
+];
+
 struct Logger;
 static LOGGER: Logger = Logger;
 
@@ -60,6 +66,12 @@ impl Log for Logger {
             target: record.target().to_string(),
             message: record.args().to_string(),
         };
+        if SUPPRESSED
+            .iter()
+            .any(|(target, text)| rec.target == *target && rec.message.contains(text))
+        {
+            return;
+        }
         let sink = SINK.read().unwrap_or_else(|e| e.into_inner()).clone();
         match sink {
             Some(sink) => sink(rec),

@@ -9,6 +9,7 @@
 mod boot;
 mod listeners;
 mod publish;
+mod release;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -141,6 +142,11 @@ impl Broker {
             let runtime = lock(&server.runtime).take();
             if let Some(runtime) = runtime {
                 shut_down(runtime).await;
+            }
+            release::release(&server.scx).await;
+            let tenants: Vec<ServerContext> = read(&server.tenant_scx).values().cloned().collect();
+            for scx in &tenants {
+                release::release(scx).await;
             }
             Ok(())
         }

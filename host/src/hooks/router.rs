@@ -183,14 +183,14 @@ impl HookRouter {
     async fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
         let set = self.hooks.load();
         let Some(backend) = set.get(HookKind::ClientAuthenticate) else {
-            return if self.allow_anonymous(ci.id().lid) {
-                AuthResult::Allow(false, None)
-            } else {
-                AuthResult::NotAuthorized
-            };
+            if self.allow_anonymous(ci.id().lid) {
+                return AuthResult::Allow(false, None);
+            }
+            self.notify_refusal(&set, ci, &AuthResult::NotAuthorized);
+            return AuthResult::NotAuthorized;
         };
         let req = convert::connect_request(ci, self.tenant());
-        match self
+        let result = match self
             .decide(
                 HookKind::ClientAuthenticate,
                 backend,
@@ -202,7 +202,23 @@ impl HookRouter {
             Ok(d) if d.allow => AuthResult::Allow(d.superuser, None),
             Ok(_) => AuthResult::BadUsernameOrPassword,
             Err(_) => AuthResult::NotAuthorized,
-        }
+        };
+        self.notify_refusal(&set, ci, &result);
+        result
+    }
+
+    /// rmqtt skips its CONNACK hook on a refused handshake; the seed's
+    /// `onClientConnack` fires for refusals too, so the router reports its own.
+    fn notify_refusal(&self, set: &HookSet, ci: &rmqtt::types::ConnectInfo, result: &AuthResult) {
+        let conn_ack = match result {
+            AuthResult::BadUsernameOrPassword => "BadUsernameOrPassword",
+            AuthResult::NotAuthorized => "NotAuthorized",
+            _ => return,
+        };
+        self.notify(set, HookKind::ClientConnack, || Event::ClientConnack {
+            info: convert::connect_info(ci, self.tenant()),
+            conn_ack: conn_ack.to_string(),
+        });
     }
 
     async fn authorize_subscribe(

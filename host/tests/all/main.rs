@@ -3,10 +3,10 @@
 mod broker_lifecycle;
 mod hook_router;
 mod support;
+mod tenants;
 mod wasm_broker;
 mod wasm_decisions;
 mod wasm_limits;
 mod wasm_loading;
 mod wasm_sandbox;
 mod wasm_support;
-mod tenants;
