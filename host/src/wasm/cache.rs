@@ -3,10 +3,10 @@
 //! Compiling a policy is slow (a 12 MB StarlingMonkey component takes about
 //! 6 s), so a compiled [`Component`] is kept:
 //!
-//! - in memory, keyed by the SHA-256 of the component bytes (a path load whose
+//! - in memory, keyed by the BLAKE3 hash of the component bytes (a path load whose
 //!   file length and mtime did not change skips even the read and the hash);
 //! - on disk, as wasmtime's serialized artifact at
-//!   `<cache dir>/<engine key>/<sha256>.cwasm`, where the engine key hashes
+//!   `<cache dir>/wasmtime-<engine key>/<blake3>.cwasm`, where the engine key hashes
 //!   [`Engine::precompile_compatibility_hash`] (wasmtime version and every
 //!   setting that changes generated code).
 //!
@@ -31,14 +31,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::SystemTime;
 
-use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
 use super::error::LoadError;
 use super::options::PolicySource;
 
-/// SHA-256 of a component's bytes.
+/// BLAKE3 hash of a component's bytes.
 pub type Digest = [u8; 32];
 
 /// Where a loaded component came from.
@@ -145,7 +144,7 @@ pub(crate) fn get_or_compile(
         }
         PolicySource::Bytes(b) => b,
     };
-    let digest: Digest = Sha256::digest(bytes).into();
+    let digest: Digest = blake3::hash(bytes).into();
     let remember_path = |mem: &mut MemoryCache| {
         if let Some((path, len, mtime)) = file_meta {
             mem.by_path.insert(path.clone(), (len, mtime, digest));
@@ -214,13 +213,14 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     }
 }
 
-/// Feeds `Hash` output into SHA-256, for a hash that is stable across runs.
-struct Sha256Hasher(Sha256);
+/// Feeds `Hash` output into BLAKE3, for a hash that is stable across runs
+/// (std's hashers promise no stability).
+struct Blake3Hasher(blake3::Hasher);
 
-impl Hasher for Sha256Hasher {
+impl Hasher for Blake3Hasher {
     fn finish(&self) -> u64 {
-        let d = self.0.clone().finalize();
-        u64::from_le_bytes(d[..8].try_into().expect("8 bytes of a 32-byte digest"))
+        let d = self.0.finalize();
+        u64::from_le_bytes(d.as_bytes()[..8].try_into().expect("8 of 32 bytes"))
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -230,9 +230,9 @@ impl Hasher for Sha256Hasher {
 
 /// Names the engine configuration: artifacts of another one are unusable.
 fn engine_key(engine: &Engine) -> String {
-    let mut h = Sha256Hasher(Sha256::new());
+    let mut h = Blake3Hasher(blake3::Hasher::new());
     engine.precompile_compatibility_hash().hash(&mut h);
-    hex(&h.0.finalize()[..8])
+    hex(&h.0.finalize().as_bytes()[..8])
 }
 
 fn artifact_path(engine: &Engine, dir: &Path, digest: &Digest) -> PathBuf {

@@ -47,6 +47,8 @@ struct GuestFuncs {
 pub(crate) struct Slot {
     store: Store<StoreState>,
     funcs: GuestFuncs,
+    /// Linear memory right after instantiation.
+    initial_memory_bytes: usize,
 }
 
 /// Why an instance could not be created.
@@ -131,7 +133,12 @@ impl Factory {
             })
         })()
         .map_err(CreateError::Exports)?;
-        Ok(Slot { store, funcs })
+        let initial_memory_bytes = store.data().limits.memory_bytes;
+        Ok(Slot {
+            store,
+            funcs,
+            initial_memory_bytes,
+        })
     }
 }
 
@@ -139,6 +146,15 @@ impl Slot {
     /// Bytes of linear memory the instance holds.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.store.data().limits.memory_bytes
+    }
+
+    /// Whether the instance has used more than half of the memory it had
+    /// left under the cap after instantiation (then it is retired).
+    pub(crate) fn memory_grew_past_half(&self) -> bool {
+        let limits = &self.store.data().limits;
+        let initial = self.initial_memory_bytes;
+        let threshold = initial + limits.max_memory_bytes.saturating_sub(initial) / 2;
+        limits.memory_bytes > threshold
     }
 
     /// Runs one call under `deadline`. The caller checked that the policy

@@ -51,6 +51,10 @@
 //! [`LoadOptions::max_wait`], then fails with `HookError::Overloaded`). An
 //! instance whose call failed in any way (trap, deadline, memory cap, or a
 //! cancelled call) is dropped, never reused; the next call gets a fresh one.
+//! So is an instance whose linear memory has used up half of the room that
+//! [`LoadOptions::max_memory_bytes`] left it after instantiation (some guests leak a little per call:
+//! the StarlingMonkey builds grow by under 1 KiB per call), before the leak
+//! turns into a memory trap.
 //! Guest globals therefore live per instance and may vanish at any time:
 //! policies must not rely on them.
 

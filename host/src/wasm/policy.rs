@@ -21,7 +21,7 @@ use crate::hooks::{HookError, HookKind};
 pub struct LoadInfo {
     /// Compiled now, or found in the disk or memory cache.
     pub source: CacheSource,
-    /// SHA-256 of the component bytes, hex.
+    /// BLAKE3 hash of the component bytes, hex.
     pub digest: String,
     /// Wall time of the whole load (read, hash, compile or deserialize,
     /// inspect, first instance).
@@ -48,6 +48,10 @@ pub struct PolicyStats {
     /// Calls refused because every instance was busy (or the engine-wide
     /// instance pool was full).
     pub overloaded: u64,
+    /// Instances retired after a successful call because their linear memory
+    /// used up half of the room the cap left them (guests that leak per call, e.g. StarlingMonkey
+    /// builds, would otherwise end in a memory trap).
+    pub instances_recycled: u64,
 }
 
 #[derive(Default)]
@@ -58,6 +62,7 @@ struct Counters {
     memory_cap_hits: AtomicU64,
     deadline_hits: AtomicU64,
     overloaded: AtomicU64,
+    instances_recycled: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -74,7 +79,8 @@ pub struct WasmPolicy {
     exports: Exports,
     factory: Factory,
     idle: Mutex<Vec<Slot>>,
-    /// One permit per live instance (idle or busy).
+    /// One permit per call in flight (or instance being created), so live
+    /// instances never outnumber `max_instances`.
     permits: Semaphore,
     max_instances: usize,
     timeout: Duration,
@@ -236,6 +242,7 @@ impl WasmPolicy {
             memory_cap_hits: get(&c.memory_cap_hits),
             deadline_hits: get(&c.deadline_hits),
             overloaded: get(&c.overloaded),
+            instances_recycled: get(&c.instances_recycled),
         }
     }
 
@@ -251,6 +258,13 @@ impl WasmPolicy {
             self.idle().push(slot);
         }
         Ok(())
+    }
+
+    /// Drops every idle instance (their memory goes back to the system);
+    /// later calls instantiate afresh.
+    pub fn shrink(&self) {
+        let idle = std::mem::take(&mut *self.idle());
+        drop(idle);
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Slot>> {
@@ -351,7 +365,16 @@ impl WasmPolicy {
         // waits on (a WASI sleep), which the epoch cannot interrupt.
         match tokio::time::timeout_at(deadline.into(), slot.call(&call, deadline)).await {
             Ok(Ok(reply)) => {
-                self.idle().push(slot);
+                if slot.memory_grew_past_half() {
+                    bump(&self.counters.instances_recycled);
+                    log::debug!(
+                        target: self.ident.log_target.as_str(),
+                        "retiring an instance holding {} bytes of linear memory",
+                        slot.memory_bytes()
+                    );
+                } else {
+                    self.idle().push(slot);
+                }
                 Ok(reply)
             }
             Ok(Err(e)) => Err(self.failed(e, "answering a hook")),

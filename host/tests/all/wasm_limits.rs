@@ -107,3 +107,21 @@ async fn calls_over_the_instance_cap_are_refused() {
     assert_eq!(b, Err(HookError::Overloaded));
     assert_eq!(p.stats().overloaded, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_that_keeps_growing_is_retired_before_the_cap() {
+    // The StarlingMonkey build leaks a little linear memory per call; with a
+    // cap close to its initial size it must be recycled, never trap.
+    let p = load_with(
+        "js-auth.starlingmonkey.wasm",
+        options("sm-leak").max_memory_bytes(12 << 20),
+    )
+    .await;
+    for i in 0..6000 {
+        let d = p.authenticate(connect(Some("a"), Some("demo"))).await;
+        assert!(matches!(d, Ok(ref d) if d.allow), "call {i}: {d:?}");
+    }
+    let stats = p.stats();
+    assert_eq!(stats.traps, 0, "{stats:?}");
+    assert!(stats.instances_recycled >= 1, "{stats:?}");
+}
