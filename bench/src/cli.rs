@@ -1,0 +1,96 @@
+//! Command-line options of the runner.
+
+use std::path::PathBuf;
+
+use crate::brokers::Family;
+use crate::scenarios::Scenario;
+use crate::sizes::Sizes;
+
+pub const USAGE: &str = "\
+usage: rmqtt-js-bench [--quick | --tiny] [--runs N] [--only FAMILIES] [--scenarios IDS]
+                      [--out DIR] [--repo DIR] [--wasm FILE] [--strict] [--no-setup]
+       rmqtt-js-bench host-broker --hooks none|native|wasm [--wasm FILE]
+
+  --quick       smaller sizes (about 2 minutes)        --tiny  the smoke test's sizes, 1 run
+  --only        brokers: sink,host,rmqtt-js,aedes,mosquitto
+  --scenarios   ids: 1,2,3a,3b,4,5,6a,6b,7
+  --out         where latest.md and latest.png go (default bench/results)
+  --strict      exit 1 when any run failed (lost messages, refused clients)
+  --no-setup    do not try to install Mosquitto";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sizes: Sizes,
+    pub families: Vec<Family>,
+    pub scenarios: Vec<Scenario>,
+    pub out: PathBuf,
+    pub repo: PathBuf,
+    pub wasm: Option<PathBuf>,
+    pub strict: bool,
+    pub setup: bool,
+}
+
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut o = Options {
+        sizes: Sizes::full(),
+        families: Vec::new(),
+        scenarios: Vec::new(),
+        out: PathBuf::new(),
+        repo,
+        wasm: None,
+        strict: false,
+        setup: true,
+    };
+    let mut out = None;
+    let mut runs = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--quick" => o.sizes = Sizes::quick(),
+            "--tiny" => o.sizes = Sizes::tiny(),
+            "--runs" => runs = Some(value()?.parse::<usize>().map_err(|e| e.to_string())?),
+            "--only" => o.families = list(&value()?, family)?,
+            "--scenarios" => o.scenarios = list(&value()?, scenario)?,
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--repo" => o.repo = PathBuf::from(value()?),
+            "--wasm" => o.wasm = Some(PathBuf::from(value()?)),
+            "--strict" => o.strict = true,
+            "--no-setup" => o.setup = false,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if let Some(n) = runs {
+        o.sizes.runs = n.max(1);
+    }
+    o.out = out.unwrap_or_else(|| o.repo.join("bench/results"));
+    if o.wasm.is_none() {
+        let built = o.repo.join("guest-examples/dist/rust-acl.wasm");
+        o.wasm = built.exists().then_some(built);
+    }
+    Ok(o)
+}
+
+fn list<T>(s: &str, one: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    s.split(',').filter(|x| !x.is_empty()).map(one).collect()
+}
+
+fn family(s: &str) -> Result<Family, String> {
+    Ok(match s {
+        "sink" => Family::Sink,
+        "host" => Family::Host,
+        "rmqtt-js" => Family::RmqttJs,
+        "aedes" => Family::Aedes,
+        "mosquitto" => Family::Mosquitto,
+        _ => return Err(format!("unknown broker {s}")),
+    })
+}
+
+fn scenario(s: &str) -> Result<Scenario, String> {
+    Scenario::ALL
+        .into_iter()
+        .find(|x| x.id() == s)
+        .ok_or(format!("unknown scenario {s}"))
+}
