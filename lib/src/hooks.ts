@@ -1,9 +1,12 @@
 /**
- * The 17 hooks: their callback types, and the check of a `setHooks` object
- * before it goes to the native layer.
+ * The 17 hooks: their callback types, what `setHooks` accepts for each (a
+ * callback or a `WasmPolicy`), and the check of a `setHooks` object before it
+ * goes to the native layer.
  */
 
 import { RmqttError } from "./errors";
+import type { PolicyHandle } from "./native";
+import { policyHandle, WasmPolicy } from "./policy";
 import type {
   AuthenticationRequest,
   AuthenticationResult,
@@ -60,6 +63,15 @@ export interface HookCallbacks {
 
 export type HookName = keyof HookCallbacks;
 
+/**
+ * What `setHooks` takes: for each hook, a JS callback (called on the Node
+ * thread) or a `WasmPolicy` that exports the hook's interface (answered by
+ * the broker's threads, off the event loop), mixed freely.
+ */
+export type Hooks = {
+  [K in HookName]?: HookCallbacks[K] | WasmPolicy;
+};
+
 /** Every hook once; the `Record` type makes the compiler check the list is complete. */
 const HOOKS: Record<HookName, true> = {
   onClientAuthenticate: true,
@@ -86,23 +98,17 @@ export const HOOK_NAMES: readonly HookName[] = Object.keys(HOOKS) as HookName[];
 
 const KNOWN: ReadonlySet<string> = new Set(HOOK_NAMES);
 
-/**
- * What the native layer binds a hook to. Today: a JS function.
- *
- * Seam for wasm policies (issue 5): a `WasmPolicy` value will be accepted
- * here too and passed down as its native handle; `toNativeHookValue` is the
- * one place that tells the two apart (as `marshal/hooks_object.rs` does on
- * the Rust side).
- */
-export type NativeHookValue = (...args: never[]) => unknown;
+/** What the native layer binds a hook to: a JS function, or a policy's native handle. */
+export type NativeHookValue = ((...args: never[]) => unknown) | PolicyHandle;
 
 /** The validated, native form of a hooks object. */
 export type NativeHooks = Readonly<Record<string, NativeHookValue>>;
 
 /**
  * Checks a `setHooks` argument: a plain object whose keys are hook names and
- * whose values are functions (undefined values are skipped).
- * @throws RmqttError `ERR_INVALID_HOOK`
+ * whose values are functions or `WasmPolicy` handles (undefined values are
+ * skipped). Whether a policy serves its hook is checked natively.
+ * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_CLOSED`
  */
 export function toNativeHooks(hooks: unknown): NativeHooks {
   if (typeof hooks !== "object" || hooks === null || Array.isArray(hooks)) {
@@ -128,8 +134,11 @@ function toNativeHookValue(name: string, value: unknown): NativeHookValue {
   if (typeof value === "function") {
     return value as NativeHookValue;
   }
+  if (value instanceof WasmPolicy) {
+    return policyHandle(value, name);
+  }
   throw new RmqttError(
     "ERR_INVALID_HOOK",
-    `hook \`${name}\` must be a function, got ${value === null ? "null" : typeof value}`,
+    `hook \`${name}\` must be a function or a WasmPolicy, got ${value === null ? "null" : typeof value}`,
   );
 }

@@ -6,8 +6,11 @@
 export { MqttServer } from "./server";
 export { QoS } from "./types";
 export { RmqttError } from "./errors";
+export { WasmPolicy } from "./policy";
+export type { PolicyCacheSource, PolicyLoadInfo, WasmPolicyOptions } from "./policy";
+export type { HookBackendKind, HookStatsEntry, ServerStats } from "./stats";
 export type { RmqttErrorCode } from "./errors";
-export type { HookCallbacks, HookName } from "./hooks";
+export type { HookCallbacks, HookName, Hooks } from "./hooks";
 export type {
   AuthenticationRequest,
   AuthenticationResult,

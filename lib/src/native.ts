@@ -16,6 +16,26 @@ export interface ServerHandle {
   readonly __brand: "rmqtt-js.Server";
 }
 
+/** An opaque native policy handle (a `JsBox` of the Rust `PolicyHandle`). */
+export interface PolicyHandle {
+  readonly __brand: "rmqtt-js.Policy";
+}
+
+/** One hook × backend row of `serverStats`. */
+export interface NativeStatsRow {
+  hook: string;
+  backend: string;
+  calls: number;
+  allows: number;
+  denies: number;
+  timeouts: number;
+  traps: number;
+  errors: number;
+  dropped: number;
+  p50Micros: number | null;
+  p99Micros: number | null;
+}
+
 export interface NativeListener {
   name: string;
   protocol: "tcp" | "tls" | "ws" | "wss";
@@ -40,6 +60,10 @@ export interface NativeAddon {
   /** Throws an `Error` with code `ERR_INVALID_HOOK` for an unusable hooks object. */
   serverSetHooks(server: ServerHandle, hooks: NativeHooks): void;
   serverIsRunning(server: ServerHandle): boolean;
+  serverStats(server: ServerHandle): NativeStatsRow[];
+  /** Rejects with an `Error` carrying a `ERR_POLICY_*` code. */
+  policyLoad(source: string | Uint8Array, options: object): Promise<unknown>;
+  policyClose(policy: PolicyHandle): void;
   setLogSink(sink: NativeLogSink): void;
 }
 
@@ -50,6 +74,9 @@ const EXPORTS: Record<keyof NativeAddon, true> = {
   serverPublish: true,
   serverSetHooks: true,
   serverIsRunning: true,
+  serverStats: true,
+  policyLoad: true,
+  policyClose: true,
   setLogSink: true,
 };
 

@@ -6,9 +6,10 @@
 
 import { basicConfig, configToJson, multiProtocolConfig } from "./config";
 import { RmqttError, toRmqttError } from "./errors";
-import { toNativeHooks, type HookCallbacks, type NativeHooks } from "./hooks";
+import { toNativeHooks, type Hooks, type NativeHooks } from "./hooks";
 import { attachLogger, defaultLogger, detachLogger } from "./logging";
 import { native, type ServerHandle } from "./native";
+import { toServerStats, type ServerStats } from "./stats";
 import type {
   ListenerInfo,
   Logger,
@@ -41,10 +42,13 @@ export class MqttServer {
 
   /**
    * Replaces the whole set of hooks (hooks not in `hooks` fall back to the
-   * defaults). Takes effect at once, also while running.
-   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_CLOSED`
+   * defaults). Each hook takes a JS callback or a `WasmPolicy` that exports
+   * it. Takes effect at once, also while running: every decision uses the
+   * old set or the new one, never a mix, and no client is disconnected.
+   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_MISSING_EXPORT` (a policy
+   *   bound to a hook it does not export), `ERR_POLICY_CLOSED`, `ERR_CLOSED`
    */
-  setHooks(hooks: HookCallbacks): void {
+  setHooks(hooks: Hooks): void {
     this.#assertOpen();
     const table = toNativeHooks(hooks);
     try {
@@ -97,6 +101,16 @@ export class MqttServer {
       await this.#stopNow();
       this.#hooks = {};
     });
+  }
+
+  /**
+   * Per-hook counters split by backend (`"wasm"` / `"js"`): calls, allows,
+   * denies, timeouts, traps, errors, p50/p99 latency in microseconds, and
+   * dropped notifications. Counted since the server was created (stop and
+   * start keep them); works in every state, closed included.
+   */
+  stats(): ServerStats {
+    return toServerStats(native.serverStats(this.#handle));
   }
 
   /** Whether the broker is running. */

@@ -8,8 +8,10 @@ mod errors;
 mod js_backend;
 mod logging;
 mod marshal;
+mod policy;
 mod runtime;
 mod server;
+mod stats;
 
 use neon::prelude::*;
 
@@ -21,6 +23,9 @@ fn main(mut cx: ModuleContext) -> NeonResult<()> {
     cx.export_function("serverPublish", server::server_publish)?;
     cx.export_function("serverSetHooks", server::server_set_hooks)?;
     cx.export_function("serverIsRunning", server::server_is_running)?;
+    cx.export_function("serverStats", stats::server_stats)?;
+    cx.export_function("policyLoad", policy::policy_load)?;
+    cx.export_function("policyClose", policy::policy_close)?;
     cx.export_function("setLogSink", logging::set_log_sink)?;
     Ok(())
 }

@@ -40,7 +40,14 @@ impl Finalize for Server {
     }
 }
 
-type ServerBox = JsBox<Server>;
+pub(crate) type ServerBox = JsBox<Server>;
+
+impl Server {
+    /// The host broker behind this server (for `crate::stats`).
+    pub(crate) fn broker(&self) -> &Broker {
+        &self.broker
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -152,11 +159,11 @@ pub fn server_set_hooks(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let sources = read_hooks(&mut cx, hooks)?;
 
     let mut js_functions = Vec::new();
+    let mut wasm = Vec::new();
     for (kind, source) in sources {
         match source {
             HookSource::Js(f) => js_functions.push((kind, f)),
-            // Issue 5: `HookSource::Wasm(policy)` binds `kind` to the policy's
-            // own backend here, next to the JS one.
+            HookSource::Wasm(policy) => wasm.push((kind, policy)),
         }
     }
     let kinds: Vec<_> = js_functions.iter().map(|(kind, _)| *kind).collect();
@@ -168,6 +175,9 @@ pub fn server_set_hooks(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let mut set = HookSet::new();
     for kind in kinds {
         set.bind(kind, js.clone());
+    }
+    for (kind, policy) in wasm {
+        set.bind(kind, policy);
     }
     server.broker.set_hooks(set);
     // The previous bridge stays usable by calls in flight; it is released
