@@ -8,7 +8,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 
 const { MqttServer, RmqttError, WasmPolicy } = require("..");
-const { startServer, shutDown } = require("./helpers/server");
+const { startServer, shutDown, tcpListener } = require("./helpers/server");
 const { connectClient, connectRefused, nextPacket } = require("./helpers/client");
 const { collectMessages } = require("./helpers/messages");
 const { guest, loadGuest, jsAcl } = require("./helpers/policies");
@@ -136,7 +136,7 @@ test("a closed policy cannot be bound; a running server that uses it keeps it", 
   assert.throws(() => server.setHooks({ onClientAuthenticate: auth }), { code: "ERR_POLICY_CLOSED" });
   // A restart binds the remembered hooks again, and the policy is gone.
   await server.stop();
-  await assert.rejects(server.start({ listeners: [{ name: "tcp", address: "127.0.0.1", port: 0 }] }), {
+  await assert.rejects(server.start({ listeners: [tcpListener()] }), {
     code: "ERR_POLICY_CLOSED",
   });
 });
