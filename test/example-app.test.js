@@ -1,5 +1,5 @@
 "use strict";
-// examples/simple-server.js (what `npm start` runs): auth with password
+// examples/simple-server.js (`npm run start:simple`): auth with password
 // "demo", the per-user subscribe ACL, the heartbeat, and a clean exit on SIGTERM.
 
 const { test } = require("node:test");
