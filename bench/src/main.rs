@@ -9,6 +9,7 @@
 mod brokers;
 mod chart;
 mod cli;
+mod fdlimit;
 mod loadgen;
 mod machine;
 mod plan;
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("host-broker") {
         return brokers::host_server::main(&args[1..]);
     }
-    let opts = match cli::parse(&args) {
+    let mut opts = match cli::parse(&args) {
         Ok(o) => o,
         Err(e) => {
             if !e.is_empty() {
@@ -46,6 +47,16 @@ fn main() -> ExitCode {
     };
     if opts.setup {
         brokers::setup(&env);
+    }
+    let limit = fdlimit::raise();
+    let fit = fdlimit::idle_clients_that_fit(opts.sizes.idle_clients, limit);
+    if fit < opts.sizes.idle_clients {
+        eprintln!(
+            "bench: open-files limit {} allows {fit} idle clients, not {}: scenario 7 is scaled down",
+            limit.unwrap_or(0),
+            opts.sizes.idle_clients
+        );
+        opts.sizes.idle_clients = fit.max(1);
     }
     let plan = plan::select(&opts.families, &opts.scenarios);
     let ctx = report::Context {

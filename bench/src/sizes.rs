@@ -11,6 +11,8 @@ pub struct Sizes {
     pub mode: &'static str,
     /// Measured runs per figure (the median and min–max are over these).
     pub runs: usize,
+    /// Whether each scenario gets an unrecorded warm-up run first.
+    pub warmup: bool,
     pub qos0_msgs: u64,
     pub qos1_msgs: u64,
     pub fan_subscribers: usize,
@@ -27,6 +29,7 @@ impl Sizes {
         Sizes {
             mode: "full",
             runs: 3,
+            warmup: true,
             qos0_msgs: 200_000,
             qos1_msgs: 100_000,
             fan_subscribers: 100,
@@ -43,6 +46,7 @@ impl Sizes {
         Sizes {
             mode: "quick",
             runs: 3,
+            warmup: true,
             qos0_msgs: 40_000,
             qos1_msgs: 20_000,
             fan_subscribers: 100,
@@ -59,6 +63,7 @@ impl Sizes {
         Sizes {
             mode: "tiny",
             runs: 1,
+            warmup: false,
             qos0_msgs: 2_000,
             qos1_msgs: 1_000,
             fan_subscribers: 10,
@@ -78,6 +83,7 @@ impl Sizes {
         Sizes {
             mode: self.mode,
             runs: 1,
+            warmup: false,
             qos0_msgs: quarter(self.qos0_msgs),
             qos1_msgs: quarter(self.qos1_msgs),
             fan_subscribers: self.fan_subscribers,

@@ -1,12 +1,14 @@
 //! A broker in a child process: spawn, wait for its `READY <port>` line (or
 //! `UNAVAILABLE <reason>`), keep the tail of its stderr, stop it by closing
-//! its stdin, kill it if it does not go.
+//! its stdin (or with SIGTERM, for a broker that does not read stdin), kill
+//! it if it does not go.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rustix::process::{kill_process, Pid, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
@@ -24,6 +26,8 @@ pub struct BrokerChild {
     stdin: Option<ChildStdin>,
     port: u16,
     stderr: Arc<Mutex<String>>,
+    /// Stopped with SIGTERM rather than by closing stdin.
+    terminate: bool,
 }
 
 impl BrokerChild {
@@ -70,10 +74,12 @@ impl BrokerChild {
             child,
             port,
             stderr,
+            terminate: false,
         })
     }
 
-    /// Spawns `cmd` listening on `port`, and waits until the port accepts.
+    /// Spawns `cmd` listening on `port`, and waits until the port accepts;
+    /// it is stopped with SIGTERM.
     pub async fn spawn_on_port(mut cmd: Command, port: u16) -> Result<BrokerChild, LaunchError> {
         let mut child = spawn(&mut cmd)?;
         let stderr = keep_stderr(&mut child);
@@ -85,6 +91,7 @@ impl BrokerChild {
                     child,
                     port,
                     stderr,
+                    terminate: true,
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -113,9 +120,16 @@ impl BrokerChild {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Closes stdin (the broker's cue to stop), then kills it if it lingers.
+    /// Closes stdin (the broker's cue to stop) or sends SIGTERM, then kills
+    /// it if it lingers.
     pub async fn stop(mut self) {
         drop(self.stdin.take());
+        if self.terminate {
+            let pid = self.child.id().and_then(|p| Pid::from_raw(p as i32));
+            if let Some(pid) = pid {
+                let _ = kill_process(pid, Signal::TERM);
+            }
+        }
         if tokio::time::timeout(STOP_WAIT, self.child.wait())
             .await
             .is_err()

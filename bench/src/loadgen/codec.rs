@@ -49,6 +49,13 @@ impl Packet {
         Some((pid, b.get(at..)?))
     }
 
+    /// For a PUBLISH: its topic.
+    pub fn publish_topic(&self) -> Option<&[u8]> {
+        let b = &self.body[..];
+        let topic_len = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+        b.get(2..2 + topic_len)
+    }
+
     /// For a PUBACK, SUBACK or CONNACK: the first two body bytes as a u16
     /// (packet id; for a CONNACK, flags and return code).
     pub fn head_u16(&self) -> Option<u16> {
@@ -208,6 +215,7 @@ mod tests {
         assert_eq!((p.kind, p.qos()), (PUBLISH, 1));
         let (pid, payload) = p.publish_parts().unwrap();
         assert_eq!((pid, payload.len()), (Some(7), 64));
+        assert_eq!(p.publish_topic(), Some(&b"bench/t"[..]));
         assert_eq!(read_stamp(payload), Some((42, 99)));
         let p = decode(&mut buf).unwrap().unwrap();
         assert_eq!(p.publish_parts().unwrap().0, None);

@@ -29,6 +29,15 @@ impl Conn {
     /// Opens a TCP connection, sends a CONNECT with the bench credentials and
     /// waits for a successful CONNACK.
     pub async fn open(addr: SocketAddr, client_id: &str) -> Result<Conn, String> {
+        Conn::open_as(addr, client_id, PASSWORD).await
+    }
+
+    /// [`Conn::open`] with another password (the hook probe's refused client).
+    pub async fn open_as(
+        addr: SocketAddr,
+        client_id: &str,
+        password: &str,
+    ) -> Result<Conn, String> {
         let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
             .await
             .map_err(|_| "TCP connect timed out".to_string())?
@@ -39,7 +48,7 @@ impl Conn {
             rbuf: BytesMut::with_capacity(64 * 1024),
         };
         let mut out = BytesMut::with_capacity(64);
-        codec::connect(&mut out, client_id, Some((USER, PASSWORD)), KEEP_ALIVE_S);
+        codec::connect(&mut out, client_id, Some((USER, password)), KEEP_ALIVE_S);
         conn.write(&out).await?;
         let ack = conn.expect(codec::CONNACK).await?;
         match ack.head_u16() {
@@ -47,6 +56,34 @@ impl Conn {
             Some(v) => Err(format!("CONNACK refused, return code {}", v & 0xff)),
             None => Err("short CONNACK".into()),
         }
+    }
+
+    /// Opens `count` clients named `<prefix><i>` at once, each subscribed to
+    /// `filter` when given; returned in index order.
+    pub async fn open_many(
+        addr: SocketAddr,
+        prefix: &str,
+        count: usize,
+        filter: Option<(&str, u8)>,
+    ) -> Result<Vec<Conn>, String> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let id = format!("{prefix}{i}");
+            let filter = filter.map(|(f, q)| (f.to_string(), q));
+            tasks.spawn(async move {
+                let mut conn = Conn::open(addr, &id).await?;
+                if let Some((f, q)) = filter {
+                    conn.subscribe(&f, q).await?;
+                }
+                Ok::<_, String>((i, conn))
+            });
+        }
+        let mut conns: Vec<Option<Conn>> = (0..count).map(|_| None).collect();
+        while let Some(done) = tasks.join_next().await {
+            let (i, conn) = done.map_err(|e| format!("connect task: {e}"))??;
+            conns[i] = Some(conn);
+        }
+        Ok(conns.into_iter().flatten().collect())
     }
 
     /// Subscribes to `filter` and waits for a SUBACK that grants it.

@@ -56,10 +56,15 @@ async fn run_unbounded(addr: SocketAddr, shape: Shape, tag: &str) -> Result<Flow
     let expected_total = per_subscriber * shape.subscribers as u64;
     let progress = Arc::new(Progress::new(shape.subscribers));
 
+    let subscribers = Conn::open_many(
+        addr,
+        &format!("{tag}-s"),
+        shape.subscribers,
+        Some((&topic, shape.qos)),
+    )
+    .await?;
     let mut receivers = JoinSet::new();
-    for i in 0..shape.subscribers {
-        let mut conn = Conn::open(addr, &format!("{tag}-s{i}")).await?;
-        conn.subscribe(&topic, shape.qos).await?;
+    for (i, conn) in subscribers.into_iter().enumerate() {
         let (reader, writer) = conn.split();
         receivers.spawn(receiver::receive(
             reader,
@@ -70,10 +75,8 @@ async fn run_unbounded(addr: SocketAddr, shape: Shape, tag: &str) -> Result<Flow
             shape.latency,
         ));
     }
-    let mut publisher_conns = Vec::with_capacity(shape.publishers);
-    for i in 0..shape.publishers {
-        publisher_conns.push(Conn::open(addr, &format!("{tag}-p{i}")).await?);
-    }
+    let publisher_conns =
+        Conn::open_many(addr, &format!("{tag}-p"), shape.publishers, None).await?;
     let window = if shape.publishers == 1 {
         Window::Slowest(shape.window)
     } else {

@@ -9,7 +9,7 @@ use crate::brokers::Running;
 /// Handshakes in flight while the clients connect.
 const IN_FLIGHT: usize = 100;
 /// Time given to the broker to settle before each reading.
-const SETTLE: Duration = Duration::from_secs(1);
+const SETTLE: Duration = Duration::from_millis(500);
 
 /// (RSS with the clients in MiB, RSS growth per client in KiB).
 pub async fn measure(broker: &Running, clients: usize, tag: &str) -> Result<(f64, f64), String> {

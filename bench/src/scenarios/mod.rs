@@ -2,6 +2,7 @@
 
 pub mod connect_storm;
 pub mod flow;
+pub mod hook_probe;
 pub mod idle_memory;
 
 use crate::brokers::Running;
