@@ -16,6 +16,7 @@ export type RmqttErrorCode =
   | "ERR_CONFIG_TLS_FILE"
   | "ERR_CONFIG_ADDRESS"
   | "ERR_CONFIG_HOOK_TIMEOUT"
+  | "ERR_CONFIG_TENANT_LISTENER"
   | "ERR_BIND"
   | "ERR_INVALID_QOS"
   | "ERR_INVALID_TOPIC"
@@ -32,6 +33,9 @@ export type RmqttErrorCode =
   | "ERR_POLICY_OPTIONS"
   | "ERR_POLICY_CLOSED"
   | "ERR_POLICY_MISSING_EXPORT"
+  | "ERR_TENANT_EXISTS"
+  | "ERR_TENANT_UNKNOWN"
+  | "ERR_INVALID_TENANT"
   | "ERR_INTERNAL";
 
 export class RmqttError extends Error {

@@ -3,5 +3,5 @@
  * and one set of classes per process, whichever way the package is loaded).
  */
 
-export { MqttServer, QoS, RmqttError, WasmPolicy } from "./index.js";
+export { MqttServer, QoS, RmqttError, Tenant, WasmPolicy } from "./index.js";
 export type * from "./index.js";

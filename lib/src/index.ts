@@ -9,6 +9,8 @@ export { RmqttError } from "./errors";
 export { WasmPolicy } from "./policy";
 export type { PolicyCacheSource, PolicyLoadInfo, WasmPolicyOptions } from "./policy";
 export type { HookBackendKind, HookStatsEntry, ServerStats } from "./stats";
+export { Tenant } from "./tenants";
+export type { TenantOptions, TenantResolver, TenantStats } from "./tenants";
 export type { RmqttErrorCode } from "./errors";
 export type { HookCallbacks, HookName, Hooks } from "./hooks";
 export type {
@@ -33,5 +35,6 @@ export type {
   SubscribeAuthorizeResult,
   SubscribeOptions,
   SubscriptionInfo,
+  TenancyConfig,
   UnsubscriptionInfo,
 } from "./types";

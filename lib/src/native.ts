@@ -36,6 +36,18 @@ export interface NativeStatsRow {
   p99Micros: number | null;
 }
 
+/** One tenant's counters, as `serverTenantStats` returns them. */
+export interface NativeTenantStats {
+  id: string;
+  connections: number;
+  messagesIn: number;
+  messagesOut: number;
+  hooks: NativeStatsRow[];
+}
+
+/** A tenant resolver as the native layer calls it. */
+export type NativeTenantResolver = (request: unknown) => unknown;
+
 export interface NativeListener {
   name: string;
   protocol: "tcp" | "tls" | "ws" | "wss";
@@ -56,6 +68,8 @@ export interface NativeAddon {
     payload: Buffer,
     qos: number,
     retain: boolean,
+    /** A tenant id: publish to that tenant's clients (`ERR_TENANT_UNKNOWN`). */
+    tenant?: string | null,
   ): Promise<void>;
   /** Throws an `Error` with code `ERR_INVALID_HOOK` for an unusable hooks object. */
   serverSetHooks(server: ServerHandle, hooks: NativeHooks): void;
@@ -65,6 +79,14 @@ export interface NativeAddon {
   policyLoad(source: string | Uint8Array, options: object): Promise<unknown>;
   policyClose(policy: PolicyHandle): void;
   setLogSink(sink: NativeLogSink): void;
+  /** Rejects with `ERR_TENANT_EXISTS`, or an `ERR_INVALID_HOOK`-style error. */
+  serverAddTenant(server: ServerHandle, id: string, hooks: NativeHooks): Promise<void>;
+  /** Throws `ERR_TENANT_UNKNOWN` or `ERR_INVALID_HOOK`. */
+  serverTenantSetHooks(server: ServerHandle, id: string, hooks: NativeHooks): void;
+  /** One tenant's stats (throws `ERR_TENANT_UNKNOWN`), or every tenant's. */
+  serverTenantStats(server: ServerHandle, id: string): NativeTenantStats;
+  serverTenantStats(server: ServerHandle): NativeTenantStats[];
+  serverSetTenantResolver(server: ServerHandle, resolver: NativeTenantResolver | null): void;
 }
 
 const EXPORTS: Record<keyof NativeAddon, true> = {
@@ -78,6 +100,10 @@ const EXPORTS: Record<keyof NativeAddon, true> = {
   policyLoad: true,
   policyClose: true,
   setLogSink: true,
+  serverAddTenant: true,
+  serverTenantSetHooks: true,
+  serverTenantStats: true,
+  serverSetTenantResolver: true,
 };
 
 /** Where `scripts/build.mjs` puts the binary. */

@@ -10,6 +10,7 @@ import { toNativeHooks, type Hooks, type NativeHooks } from "./hooks";
 import { attachLogger, defaultLogger, detachLogger } from "./logging";
 import { native, type ServerHandle } from "./native";
 import { toServerStats, type ServerStats } from "./stats";
+import { TenantRegistry, type Tenant, type TenantOptions, type TenantResolver, type TenantStats } from "./tenants";
 import type {
   ListenerInfo,
   Logger,
@@ -28,6 +29,7 @@ export class MqttServer {
   #closed = false;
   /** start/stop/close run one after another, in call order. */
   #lifecycle: Promise<unknown> = Promise.resolve();
+  readonly #tenants: TenantRegistry;
 
   constructor(options: MqttServerOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -38,6 +40,8 @@ export class MqttServer {
     }
     this.#logger = options.logger ?? defaultLogger;
     this.#handle = native.serverNew();
+    const handle = this.#handle;
+    this.#tenants = new TenantRegistry({ handle, assertOpen: () => this.#assertOpen() });
   }
 
   /**
@@ -72,6 +76,7 @@ export class MqttServer {
       attachLogger(this, this.#logger);
       try {
         native.serverSetHooks(this.#handle, this.#hooks);
+        this.#tenants.rebind();
         const bound = await native.serverStart(this.#handle, json);
         this.#listeners = bound.map((l) => ({ ...l }));
       } catch (e) {
@@ -100,6 +105,7 @@ export class MqttServer {
     await this.#serialize(async () => {
       await this.#stopNow();
       this.#hooks = {};
+      this.#tenants.clear();
     });
   }
 
@@ -124,8 +130,11 @@ export class MqttServer {
   }
 
   /**
-   * Publishes a message as the broker. Strings are sent as UTF-8.
-   * @throws RmqttError `ERR_NOT_RUNNING`, `ERR_INVALID_TOPIC`, `ERR_INVALID_QOS`, `ERR_INVALID_PAYLOAD`, `ERR_CLOSED`
+   * Publishes a message as the broker. Strings are sent as UTF-8. With
+   * `options.tenant`, to that tenant's clients only (its topic tree, retained
+   * store and hooks); without, to the default (tenant-less) clients.
+   * @throws RmqttError `ERR_NOT_RUNNING`, `ERR_INVALID_TOPIC`, `ERR_INVALID_QOS`, `ERR_INVALID_PAYLOAD`,
+   *   `ERR_TENANT_UNKNOWN`, `ERR_INVALID_TENANT`, `ERR_CLOSED`
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     this.#assertOpen();
@@ -133,15 +142,58 @@ export class MqttServer {
       throw new RmqttError("ERR_INVALID_TOPIC", "publish(topic, ...): topic must be a string");
     }
     const bytes = toBuffer(payload);
-    const { qos = 0, retain = false } = options ?? {};
+    const { qos = 0, retain = false, tenant } = options ?? {};
     if (typeof qos !== "number" || !Number.isInteger(qos)) {
       throw new RmqttError("ERR_INVALID_QOS", `invalid QoS ${String(qos)}; use 0, 1 or 2`);
     }
+    if (tenant !== undefined && (typeof tenant !== "string" || tenant.length === 0)) {
+      throw new RmqttError("ERR_INVALID_TENANT", "publish(..., { tenant }): tenant must be a non-empty string");
+    }
     try {
-      await native.serverPublish(this.#handle, topic, bytes, qos, retain === true);
+      await native.serverPublish(this.#handle, topic, bytes, qos, retain === true, tenant ?? null);
     } catch (e) {
       throw toRmqttError(e);
     }
+  }
+
+  /**
+   * Declares a tenant with its hooks, before `start` or while running (its
+   * broker starts at once). See the README section "Tenants".
+   * @throws RmqttError `ERR_TENANT_EXISTS`, `ERR_INVALID_TENANT`, `ERR_INVALID_HOOK`, `ERR_POLICY_*`, `ERR_CLOSED`
+   */
+  async addTenant(id: string, options: TenantOptions = {}): Promise<Tenant> {
+    return this.#serialize(() => this.#tenants.add(id, options));
+  }
+
+  /**
+   * A declared tenant.
+   * @throws RmqttError `ERR_TENANT_UNKNOWN`, `ERR_CLOSED`
+   */
+  tenant(id: string): Tenant {
+    return this.#tenants.get(id);
+  }
+
+  /** Every declared tenant, in declaration order. */
+  get tenants(): Tenant[] {
+    return this.#closed ? [] : this.#tenants.list();
+  }
+
+  /**
+   * Every tenant's counters, by id.
+   * @throws RmqttError `ERR_CLOSED`
+   */
+  tenantStats(): TenantStats[] {
+    return this.#tenants.stats();
+  }
+
+  /**
+   * Sets (or clears, with `null`) the function that picks a connecting
+   * client's tenant on listeners without a `tenant` (needs `tenancy` in the
+   * config). It runs before the `user@tenant` rule and the fallback.
+   * @throws RmqttError `ERR_INVALID_OPTIONS`, `ERR_CLOSED`
+   */
+  setTenantResolver(resolver: TenantResolver | null): void {
+    this.#tenants.setResolver(resolver);
   }
 
   /** A config with one TCP listener. Port 0 lets the OS pick. */

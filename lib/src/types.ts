@@ -68,6 +68,12 @@ export interface PublishOptions {
   qos?: QoS;
   /** Default false. */
   retain?: boolean;
+  /**
+   * Publish to one tenant's clients (its own topic tree, retained store and
+   * hooks) instead of the default, tenant-less ones. Unknown tenant:
+   * `ERR_TENANT_UNKNOWN`.
+   */
+  tenant?: string;
 }
 
 /** One CONNECT, as `onClientAuthenticate` sees it. */
@@ -154,6 +160,28 @@ export interface ListenerConfig {
   tlsKey?: string;
   /** Default true. */
   allowAnonymous?: boolean;
+  /**
+   * Every client of this listener belongs to this tenant (declared with
+   * `server.addTenant`; an undeclared one fails `start` with `ERR_TENANT_UNKNOWN`).
+   */
+  tenant?: string;
+}
+
+/**
+ * How clients of listeners without a `tenant` find theirs at CONNECT, in
+ * this order: the resolver (`server.setTenantResolver`), the username form
+ * `user<separator>tenant`, the fallback tenant; else the client is refused
+ * (CONNACK "not authorized" with a reason). With `tenancy` set, such
+ * listeners must be tcp or tls (`ERR_CONFIG_TENANT_LISTENER`).
+ */
+export interface TenancyConfig {
+  /**
+   * Separator of `user@tenant` usernames (the last occurrence counts).
+   * Default `"@"`; `null` turns the username rule off.
+   */
+  usernameSeparator?: string | null;
+  /** The tenant of clients no rule resolves. Default: refuse them. */
+  fallbackTenant?: string;
 }
 
 export interface ServerConfig {
@@ -162,6 +190,11 @@ export interface ServerConfig {
   pluginsDefaultStartups?: string[];
   /** How long a decision hook may take before the client is denied (default 5000 ms). */
   hookTimeoutMs?: number;
+  /**
+   * Resolve each client's tenant at CONNECT on listeners without a `tenant`.
+   * Without it, those listeners serve the default (tenant-less) broker.
+   */
+  tenancy?: TenancyConfig;
 }
 
 /** A bound listener, as `server.listeners` reports it after `start()`. */

@@ -5,6 +5,7 @@
 //! bridging layer is not API: names and shapes here may change with `lib/`.
 
 mod errors;
+mod hook_set;
 mod js_backend;
 mod logging;
 mod marshal;
@@ -12,6 +13,7 @@ mod policy;
 mod runtime;
 mod server;
 mod stats;
+mod tenants;
 
 use neon::prelude::*;
 
@@ -26,6 +28,13 @@ fn main(mut cx: ModuleContext) -> NeonResult<()> {
     cx.export_function("serverStats", stats::server_stats)?;
     cx.export_function("policyLoad", policy::policy_load)?;
     cx.export_function("policyClose", policy::policy_close)?;
+    cx.export_function("serverAddTenant", tenants::server_add_tenant)?;
+    cx.export_function("serverTenantSetHooks", tenants::server_tenant_set_hooks)?;
+    cx.export_function("serverTenantStats", tenants::server_tenant_stats)?;
+    cx.export_function(
+        "serverSetTenantResolver",
+        tenants::server_set_tenant_resolver,
+    )?;
     cx.export_function("setLogSink", logging::set_log_sink)?;
     Ok(())
 }

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use neon::prelude::*;
 use neon::types::buffer::TypedArray;
-use rmqtt_js_host::hooks::{HookBackend, HookSet};
+use rmqtt_js_host::hooks::HookSet;
 use rmqtt_js_host::{Broker, BrokerError, ListenerInfo, ServerConfig};
 
 use crate::errors;
-use crate::js_backend::bridge::{Bridge, BridgeSlot};
+use crate::hook_set::bind_hooks;
+use crate::js_backend::bridge::BridgeSlot;
 use crate::js_backend::in_flight::InFlight;
-use crate::js_backend::JsBackend;
-use crate::marshal::hooks_object::{read_hooks, HookSource};
 use crate::runtime;
+use crate::tenants::TenantBridges;
 
 pub struct Server {
     broker: Broker,
@@ -26,6 +26,8 @@ pub struct Server {
     /// A referenced channel, held while the broker runs.
     keepalive: Arc<Mutex<Option<Channel>>>,
     in_flight: InFlight,
+    /// Each tenant's bridge and the tenant resolver; emptied by `stop`.
+    tenants: Arc<TenantBridges>,
 }
 
 impl Finalize for Server {
@@ -47,6 +49,21 @@ impl Server {
     pub(crate) fn broker(&self) -> &Broker {
         &self.broker
     }
+
+    /// The unref'd channel every hook call of this server goes through.
+    pub(crate) fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The bound on this server's JS calls in flight.
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// The JS side of this server's tenants (for `crate::tenants`).
+    pub(crate) fn tenants(&self) -> &Arc<TenantBridges> {
+        &self.tenants
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,6 +80,7 @@ pub fn server_new(mut cx: FunctionContext) -> JsResult<ServerBox> {
         bridge: Arc::default(),
         keepalive: Arc::default(),
         in_flight: InFlight::default(),
+        tenants: Arc::default(),
     }))
 }
 
@@ -103,6 +121,7 @@ pub fn server_stop(mut cx: FunctionContext) -> JsResult<JsPromise> {
     let broker = server.broker.clone();
     let bridge = server.bridge.clone();
     let keepalive = server.keepalive.clone();
+    let tenants = server.tenants.clone();
     runtime::promise(
         &mut cx,
         &server.channel,
@@ -114,6 +133,7 @@ pub fn server_stop(mut cx: FunctionContext) -> JsResult<JsPromise> {
                 if let Some(slot) = slot {
                     slot.empty(cx);
                 }
+                tenants.release(cx, &broker);
                 drop(lock(&keepalive).take());
             }
             match stopped {
@@ -127,16 +147,27 @@ pub fn server_stop(mut cx: FunctionContext) -> JsResult<JsPromise> {
     )
 }
 
-/// `serverPublish(handle, topic, payload: Buffer, qos, retain) -> Promise<void>`.
+/// `serverPublish(handle, topic, payload: Buffer, qos, retain, tenant?) ->
+/// Promise<void>`: to one tenant's clients when `tenant` is a string
+/// (`ERR_TENANT_UNKNOWN` if not declared), else to the default clients.
 pub fn server_publish(mut cx: FunctionContext) -> JsResult<JsPromise> {
     let server = cx.argument::<ServerBox>(0)?;
     let topic = cx.argument::<JsString>(1)?.value(&mut cx);
     let payload = cx.argument::<JsBuffer>(2)?.as_slice(&cx).to_vec();
     let qos = cx.argument::<JsNumber>(3)?.value(&mut cx);
     let retain = cx.argument::<JsBoolean>(4)?.value(&mut cx);
+    let tenant = match cx.argument_opt(5) {
+        Some(v) => v
+            .downcast::<JsString, _>(&mut cx)
+            .ok()
+            .map(|s| s.value(&mut cx)),
+        None => None,
+    };
     // A non-integer QoS reaches the host as an invalid level.
     let qos = if qos.fract() == 0.0 { qos as i64 } else { -1 };
-    let work = server.broker.publish(topic, payload, qos, retain);
+    let work = server
+        .broker
+        .publish_to(tenant, topic, payload, qos, retain);
     runtime::promise(
         &mut cx,
         &server.channel,
@@ -156,33 +187,11 @@ pub fn server_publish(mut cx: FunctionContext) -> JsResult<JsPromise> {
 pub fn server_set_hooks(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let server = cx.argument::<ServerBox>(0)?;
     let hooks = cx.argument::<JsObject>(1)?;
-    let sources = read_hooks(&mut cx, hooks)?;
-
-    let mut js_functions = Vec::new();
-    let mut wasm = Vec::new();
-    for (kind, source) in sources {
-        match source {
-            HookSource::Js(f) => js_functions.push((kind, f)),
-            HookSource::Wasm(policy) => wasm.push((kind, policy)),
-        }
-    }
-    let kinds: Vec<_> = js_functions.iter().map(|(kind, _)| *kind).collect();
-    let slot = Arc::new(BridgeSlot::new(Bridge::new(
-        server.channel.clone(),
-        js_functions,
-    )));
-    let js: Arc<dyn HookBackend> = Arc::new(JsBackend::new(slot.clone(), server.in_flight.clone()));
-    let mut set = HookSet::new();
-    for kind in kinds {
-        set.bind(kind, js.clone());
-    }
-    for (kind, policy) in wasm {
-        set.bind(kind, policy);
-    }
-    server.broker.set_hooks(set);
+    let bound = bind_hooks(&mut cx, hooks, &server.channel, &server.in_flight)?;
+    server.broker.set_hooks(bound.set);
     // The previous bridge stays usable by calls in flight; it is released
     // when the last of them ends.
-    *lock(&server.bridge) = Some(slot);
+    *lock(&server.bridge) = Some(bound.slot);
     Ok(cx.undefined())
 }
 

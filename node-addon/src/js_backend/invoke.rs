@@ -7,6 +7,8 @@ use neon::prelude::*;
 use neon::types::JsFuture;
 use rmqtt_js_host::hooks::{HookError, HookKind};
 
+use crate::marshal::to_js::HookArgs;
+
 /// Turns a callback's return value into a decision.
 pub type Convert<T> = for<'a, 'b> fn(&mut Cx<'a>, Handle<'b, JsValue>) -> Result<T, HookError>;
 
@@ -16,6 +18,46 @@ pub enum Called<T> {
     Ready(Result<T, HookError>),
     /// The callback returned a promise; the answer comes when it settles.
     Pending(JsFuture<Result<T, HookError>>),
+}
+
+/// Finds the function to call, on the JS thread (`None`: not served).
+pub type Lookup = Box<dyn for<'a> FnOnce(&mut Cx<'a>) -> Option<Handle<'a, JsFunction>> + Send>;
+
+/// Calls the function `lookup` finds with `args` on the JS thread through
+/// `channel`, and waits for its answer (and its promise, if it returns one).
+pub async fn decide<A: HookArgs, T: Send + 'static>(
+    channel: &Channel,
+    lookup: Lookup,
+    args: A,
+    convert: Convert<T>,
+) -> Result<T, HookError> {
+    let called = channel
+        .try_send(move |mut cx| {
+            let called = cx.try_catch(|cx| {
+                let Some(f) = lookup(cx) else {
+                    return Ok(Called::Ready(Err(HookError::NotSupported)));
+                };
+                let argv = args.to_args(cx)?;
+                Ok(call(cx, f, &argv, convert))
+            });
+            Ok(called.unwrap_or_else(|thrown| {
+                Called::Ready(Err(HookError::Threw(describe(&mut cx, thrown))))
+            }))
+        })
+        .map_err(|_| shutting_down())?
+        .await
+        .map_err(|e| HookError::Unavailable(e.to_string()))?;
+    match called {
+        Called::Ready(answer) => answer,
+        Called::Pending(future) => future
+            .await
+            .map_err(|e| HookError::Unavailable(e.to_string()))?,
+    }
+}
+
+/// The error of a call that cannot reach the JS thread any more.
+pub fn shutting_down() -> HookError {
+    HookError::Unavailable("Node.js is shutting down".into())
 }
 
 /// Calls a decision hook.

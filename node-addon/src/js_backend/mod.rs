@@ -23,7 +23,7 @@ use crate::marshal::from_js;
 use crate::marshal::to_js::HookArgs;
 use bridge::{Bridge, BridgeSlot};
 use in_flight::InFlight;
-use invoke::{Called, Convert};
+use invoke::{shutting_down, Convert, Lookup};
 
 pub struct JsBackend {
     slot: Arc<BridgeSlot>,
@@ -51,35 +51,9 @@ impl JsBackend {
         let _permit = self.in_flight.try_acquire().ok_or(HookError::Overloaded)?;
         let bridge = self.bridge()?;
         let target = bridge.clone();
-        let called = bridge
-            .channel
-            .try_send(move |mut cx| {
-                let Some(root) = target.function(kind) else {
-                    return Ok(Called::Ready(Err(HookError::NotSupported)));
-                };
-                let called = cx.try_catch(|cx| {
-                    let f = root.to_inner(cx);
-                    let argv = args.to_args(cx)?;
-                    Ok(invoke::call(cx, f, &argv, convert))
-                });
-                Ok(called.unwrap_or_else(|thrown| {
-                    Called::Ready(Err(HookError::Threw(invoke::describe(&mut cx, thrown))))
-                }))
-            })
-            .map_err(|_| shutting_down())?
-            .await
-            .map_err(|e| HookError::Unavailable(e.to_string()))?;
-        match called {
-            Called::Ready(answer) => answer,
-            Called::Pending(future) => future
-                .await
-                .map_err(|e| HookError::Unavailable(e.to_string()))?,
-        }
+        let lookup: Lookup = Box::new(move |cx| target.function(kind).map(|f| f.to_inner(cx)));
+        invoke::decide(&bridge.channel, lookup, args, convert).await
     }
-}
-
-fn shutting_down() -> HookError {
-    HookError::Unavailable("Node.js is shutting down".into())
 }
 
 #[async_trait]

@@ -1,0 +1,233 @@
+/**
+ * Tenants: many customers on one broker, each with its own sessions, topic
+ * tree, retained messages, hooks (JS callbacks or sandboxed `WasmPolicy`s)
+ * and counters. `MqttServer` owns one `TenantRegistry`; users see `Tenant`
+ * handles from `server.addTenant` / `server.tenant`.
+ */
+
+import { RmqttError, toRmqttError } from "./errors";
+import { toNativeHooks, type HookName, type Hooks, type NativeHooks } from "./hooks";
+import { native, type NativeTenantStats, type ServerHandle } from "./native";
+import { WasmPolicy, type WasmPolicyOptions } from "./policy";
+import { toServerStats, type ServerStats } from "./stats";
+import type { AuthenticationRequest } from "./types";
+
+/** Options of `server.addTenant`. */
+export interface TenantOptions {
+  /** The tenant's hooks, as for `server.setHooks` (JS functions or `WasmPolicy`s). Default: none. */
+  hooks?: Hooks;
+}
+
+/**
+ * Picks the tenant of a connecting client on listeners without a `tenant`
+ * (see `ServerConfig.tenancy`): a tenant id, or `null`/`undefined` to let the
+ * next rule (`user@tenant`, then the fallback) decide. May return a Promise;
+ * a throw, a rejection, another answer or a timeout (`hookTimeoutMs`)
+ * refuses the client.
+ */
+export type TenantResolver = (
+  request: AuthenticationRequest,
+) => string | null | undefined | Promise<string | null | undefined>;
+
+/**
+ * A tenant's activity since it was declared (kept across restarts): its
+ * traffic, plus its hooks' counters in the shape of `server.stats()`
+ * (calls, allows, denies, timeouts, traps, errors, p50/p99 per hook × backend).
+ */
+export interface TenantStats extends ServerStats {
+  readonly id: string;
+  /** Clients connected now. */
+  readonly connections: number;
+  /** Messages published by the tenant's clients (and server publishes to it). */
+  readonly messagesIn: number;
+  /** Messages delivered to the tenant's clients. */
+  readonly messagesOut: number;
+}
+
+/** What a `Tenant` needs from its server. */
+interface TenantLink {
+  readonly handle: ServerHandle;
+  assertOpen(): void;
+}
+
+/** Lets only the registry construct tenants. */
+const TOKEN = Symbol("Tenant");
+
+/** A tenant's hooks as given (for `reload`) and in native form (for `start`). */
+interface BoundTenantHooks {
+  readonly given: Readonly<Hooks>;
+  readonly table: NativeHooks;
+}
+
+/** Each tenant's hooks in force, kept out of the public surface. */
+const tenantHooks = new WeakMap<Tenant, BoundTenantHooks>();
+
+/** One declared tenant. Get it from `server.addTenant` or `server.tenant(id)`. */
+export class Tenant {
+  /** The tenant id (what `user@<id>`, a listener's `tenant` and the resolver name). */
+  readonly id: string;
+  readonly #link: TenantLink;
+
+  /** Use `server.addTenant`. */
+  constructor(token: symbol, link: TenantLink, id: string, hooks: BoundTenantHooks) {
+    if (token !== TOKEN) {
+      throw new RmqttError("ERR_INVALID_OPTIONS", "use `await server.addTenant(id, options)` to create a Tenant");
+    }
+    this.id = id;
+    this.#link = link;
+    tenantHooks.set(this, hooks);
+  }
+
+  /**
+   * Replaces the tenant's whole set of hooks at once (hot swap, also while
+   * running): decisions in flight finish on the old hooks, the next ones use
+   * the new; no client is disconnected.
+   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_CLOSED`, `ERR_POLICY_MISSING_EXPORT`, `ERR_CLOSED`
+   */
+  setHooks(hooks: Hooks): void {
+    this.#link.assertOpen();
+    const bound = bindHooks(hooks);
+    try {
+      native.serverTenantSetHooks(this.#link.handle, this.id, bound.table);
+    } catch (e) {
+      throw toRmqttError(e);
+    }
+    tenantHooks.set(this, bound);
+  }
+
+  /**
+   * Loads a policy and binds it to every hook it exports, in one swap (other
+   * hooks keep their binding). If the load fails, or a hook the tenant had
+   * bound to a `WasmPolicy` is not exported by the new one, this rejects and
+   * the tenant keeps its hooks. The earlier policy is not closed (it may
+   * serve other tenants): close it when no longer needed.
+   * @returns the new policy
+   * @throws RmqttError `ERR_POLICY_*` (load errors, `ERR_POLICY_MISSING_EXPORT`), `ERR_CLOSED`
+   */
+  async reload(source: string | Uint8Array, options?: WasmPolicyOptions): Promise<WasmPolicy> {
+    this.#link.assertOpen();
+    const policy = await WasmPolicy.load(source, options);
+    const current = hooksOf(this).given;
+    const next: Record<string, unknown> = { ...current };
+    for (const [hook, value] of Object.entries(current)) {
+      if (value instanceof WasmPolicy && !policy.serves(hook as HookName)) {
+        policy.close();
+        throw new RmqttError(
+          "ERR_POLICY_MISSING_EXPORT",
+          `tenant \`${this.id}\`: the new policy \`${policy.name}\` does not serve \`${hook}\`, ` +
+            "which the current policy answers; the tenant keeps its hooks",
+        );
+      }
+    }
+    for (const hook of policy.hooks) {
+      next[hook] = policy;
+    }
+    try {
+      this.setHooks(next as Hooks);
+    } catch (e) {
+      policy.close();
+      throw e;
+    }
+    return policy;
+  }
+
+  /**
+   * The tenant's counters.
+   * @throws RmqttError `ERR_CLOSED`
+   */
+  stats(): TenantStats {
+    this.#link.assertOpen();
+    return toTenantStats(native.serverTenantStats(this.#link.handle, this.id));
+  }
+}
+
+function hooksOf(tenant: Tenant): BoundTenantHooks {
+  return tenantHooks.get(tenant) ?? { given: {}, table: {} };
+}
+
+/** Checks a hooks object and keeps a copy of it with its native form. */
+function bindHooks(hooks: Hooks): BoundTenantHooks {
+  const table = toNativeHooks(hooks);
+  return { given: Object.freeze({ ...hooks }), table };
+}
+
+/** The tenants of one server, and its tenant resolver. Not API. */
+export class TenantRegistry {
+  readonly #link: TenantLink;
+  readonly #tenants = new Map<string, Tenant>();
+  #resolver: TenantResolver | null = null;
+
+  constructor(link: TenantLink) {
+    this.#link = link;
+  }
+
+  async add(id: unknown, options: TenantOptions = {}): Promise<Tenant> {
+    this.#link.assertOpen();
+    if (typeof id !== "string" || id.length === 0) {
+      throw new RmqttError("ERR_INVALID_TENANT", "addTenant(id, ...): id must be a non-empty string");
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new RmqttError("ERR_INVALID_OPTIONS", "addTenant(id, options): options must be an object");
+    }
+    const bound = bindHooks(options.hooks ?? {});
+    try {
+      await native.serverAddTenant(this.#link.handle, id, bound.table);
+    } catch (e) {
+      throw toRmqttError(e);
+    }
+    const tenant = new Tenant(TOKEN, this.#link, id, bound);
+    this.#tenants.set(id, tenant);
+    return tenant;
+  }
+
+  get(id: string): Tenant {
+    this.#link.assertOpen();
+    const tenant = this.#tenants.get(id);
+    if (tenant === undefined) {
+      throw new RmqttError("ERR_TENANT_UNKNOWN", `unknown tenant \`${String(id)}\``);
+    }
+    return tenant;
+  }
+
+  list(): Tenant[] {
+    return [...this.#tenants.values()];
+  }
+
+  stats(): TenantStats[] {
+    this.#link.assertOpen();
+    return native.serverTenantStats(this.#link.handle).map(toTenantStats);
+  }
+
+  setResolver(resolver: TenantResolver | null): void {
+    this.#link.assertOpen();
+    if (resolver !== null && typeof resolver !== "function") {
+      throw new RmqttError("ERR_INVALID_OPTIONS", "setTenantResolver(resolver): resolver must be a function or null");
+    }
+    native.serverSetTenantResolver(this.#link.handle, resolver as ((request: unknown) => unknown) | null);
+    this.#resolver = resolver;
+  }
+
+  /** Binds every tenant's hooks and the resolver again (`stop` released them). */
+  rebind(): void {
+    for (const tenant of this.#tenants.values()) {
+      native.serverTenantSetHooks(this.#link.handle, tenant.id, hooksOf(tenant).table);
+    }
+    native.serverSetTenantResolver(this.#link.handle, this.#resolver as ((request: unknown) => unknown) | null);
+  }
+
+  /** Forgets everything (after `close`). */
+  clear(): void {
+    this.#tenants.clear();
+    this.#resolver = null;
+  }
+}
+
+function toTenantStats(s: NativeTenantStats): TenantStats {
+  return Object.freeze({
+    id: s.id,
+    connections: s.connections,
+    messagesIn: s.messagesIn,
+    messagesOut: s.messagesOut,
+    ...toServerStats(s.hooks),
+  });
+}
