@@ -1,6 +1,7 @@
 //! `latest.png`: one panel per scenario (its first figure, plus the QoS 1
-//! p99 latency), a bar per broker with its median. The font is compiled in,
-//! so no system fonts are needed.
+//! p99 latency), a bar per broker with its median. The generator's ceiling
+//! is written under the axis, not drawn (it would dwarf every broker). The
+//! font is compiled in, so no system fonts are needed.
 
 use std::path::Path;
 
@@ -65,9 +66,16 @@ fn panel(
     let metric = scenario.metrics()[k];
     let bars: Vec<(String, f64, Family)> = cells
         .iter()
-        .filter(|c| c.scenario == scenario)
+        .filter(|c| c.scenario == scenario && c.variant.family != Family::Sink)
         .filter_map(|c| median(c, k).map(|v| (c.variant.label(), v, c.variant.family)))
         .collect();
+    let ceiling = cells
+        .iter()
+        .find(|c| c.scenario == scenario && c.variant.family == Family::Sink)
+        .and_then(|c| median(c, k))
+        .map_or(String::new(), |v| {
+            format!("loadgen ceiling {}", format_value(metric.unit, v))
+        });
     let title = format!(
         "{} {}: {}",
         scenario.id(),
@@ -79,7 +87,7 @@ fn panel(
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 15))
         .margin(10)
-        .x_label_area_size(22)
+        .x_label_area_size(40)
         .build_cartesian_2d(0f64..max, 0f64..n)
         .map_err(|e| e.to_string())?;
     chart
@@ -88,6 +96,7 @@ fn panel(
         .disable_y_axis()
         .x_labels(5)
         .x_label_formatter(&|v| format_value(metric.unit, *v))
+        .x_desc(ceiling)
         .label_style((FONT, 12))
         .draw()
         .map_err(|e| e.to_string())?;

@@ -32,6 +32,7 @@ pub struct Options {
 
 pub fn parse(args: &[String]) -> Result<Options, String> {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let repo = repo.canonicalize().unwrap_or(repo);
     let mut o = Options {
         sizes: Sizes::full(),
         families: Vec::new(),

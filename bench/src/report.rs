@@ -140,8 +140,12 @@ fn note(cell: &Cell, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
     };
     let plain = Variant::new(cell.variant.family, Hooks::None);
     match cell.scenario {
-        Scenario::PublishAcl | Scenario::PublishAclBlocked => {
-            relative(Scenario::Qos0, plain, "its no-hook QoS 0 rate (1)")
+        Scenario::PublishAcl => relative(Scenario::Qos0, plain, "its no-hook QoS 0 rate (1)"),
+        Scenario::PublishAclBlocked if cell.variant.hooks != Hooks::None => {
+            relative(Scenario::PublishAcl, cell.variant, "its unblocked rate (5)")
+        }
+        Scenario::PublishAclBlocked => {
+            relative(Scenario::Qos0, plain, "its unblocked QoS 0 rate (1)")
         }
         Scenario::ConnectStormBlocked => relative(
             Scenario::ConnectStorm,

@@ -146,7 +146,10 @@ fn spawn(cmd: &mut Command) -> Result<Child, LaunchError> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| LaunchError::Unavailable(format!("cannot run {:?}: {e}", cmd.as_std())))
+        .map_err(|e| {
+            let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+            LaunchError::Unavailable(format!("cannot run {program}: {e}"))
+        })
 }
 
 /// Collects the child's stderr, keeping the last [`TAIL`] bytes.
