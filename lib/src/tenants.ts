@@ -38,7 +38,7 @@ export interface TenantStats extends ServerStats {
   readonly id: string;
   /** Clients connected now. */
   readonly connections: number;
-  /** Messages published by the tenant's clients (and server publishes to it). */
+  /** Messages the tenant's clients published that passed the publish ACL (server publishes are not counted). */
   readonly messagesIn: number;
   /** Messages delivered to the tenant's clients. */
   readonly messagesOut: number;

@@ -13,14 +13,14 @@ function listener(name, extra = {}) {
 }
 
 /**
- * Starts a server with `tenants` (`{ id: hooks }`) and registers its
+ * Starts a server (`new MqttServer(serverOptions)`) with `tenants` (`{ id: hooks }`) and registers its
  * shutdown. `mode` "username": one gateway listener, tenants by `user@id`;
  * "listener": one listener per tenant.
  * Returns `{ server, connect(t, tenant, opts) }`; `connect` reaches `tenant`
  * the `mode`'s way (a `username` in opts gets `@tenant` appended).
  */
-async function startTenants(t, mode, tenants, config = {}) {
-  const server = new MqttServer();
+async function startTenants(t, mode, tenants, config = {}, serverOptions = undefined) {
+  const server = new MqttServer(serverOptions);
   t.after(() => shutDown(server));
   for (const [id, hooks] of Object.entries(tenants)) {
     await server.addTenant(id, { hooks });
