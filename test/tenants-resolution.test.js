@@ -6,6 +6,7 @@
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
 
+const { spawnNode } = require("./helpers/child");
 const { MqttServer, shutDown } = require("./helpers/server");
 const { connectClient, createClient, nextPacket } = require("./helpers/client");
 const { Recorder } = require("./helpers/recorder");
@@ -163,4 +164,29 @@ test("after close, tenant calls fail with ERR_CLOSED", async (t) => {
   assert.throws(() => acme.setHooks({}), { code: "ERR_CLOSED" });
   assert.throws(() => acme.stats(), { code: "ERR_CLOSED" });
   assert.deepEqual(server.tenants, []);
+});
+
+test("a script with tenants, JS tenant hooks, a resolver and a connected client exits on its own after stop", async (t) => {
+  const child = spawnNode(t, [
+    "-e",
+    `
+    const { MqttServer } = require(".");
+    const mqtt = require("mqtt");
+    (async () => {
+      const server = new MqttServer();
+      await server.addTenant("acme", { hooks: { onClientAuthenticate: () => ({ allow: true }), onClientConnected() {} } });
+      server.setTenantResolver(async () => null);
+      await server.start({ listeners: [{ name: "gw", address: "127.0.0.1", port: 0, protocol: "tcp" }], tenancy: {} });
+      const c = await mqtt.connectAsync("mqtt://127.0.0.1:" + server.listeners[0].port, { username: "u@acme", reconnectPeriod: 0 });
+      await c.publishAsync("t", "x", { qos: 1 });
+      await server.stop();
+      c.end(true);
+      console.log("stopped");
+    })().catch((err) => { console.error(err); process.exit(1); });
+    `,
+  ]);
+  const { code, signal } = await child.exit(20_000);
+  assert.equal(signal, null, `no signal; output:\n${child.output()}`);
+  assert.equal(code, 0, `exit code 0; output:\n${child.output()}`);
+  assert.match(child.output(), /stopped/);
 });
