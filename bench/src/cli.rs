@@ -8,13 +8,14 @@ use crate::sizes::Sizes;
 
 pub const USAGE: &str = "\
 usage: rmqtt-js-bench [--quick | --tiny] [--runs N] [--only FAMILIES] [--scenarios IDS]
-                      [--out DIR] [--repo DIR] [--wasm FILE] [--strict] [--no-setup]
+                      [--out DIR] [--repo DIR] [--wasm FILE] [--note TEXT] [--strict] [--no-setup]
        rmqtt-js-bench host-broker --hooks none|native|wasm [--wasm FILE]
 
   --quick       smaller sizes (about 2 minutes)        --tiny  the smoke test's sizes, 1 run
   --only        brokers: sink,host,rmqtt-js,aedes,mosquitto
   --scenarios   ids: 1,2,3a,3b,4,5,6a,6b,7
   --out         where latest.md and latest.png go (default bench/results)
+  --note        a line for latest.md (e.g. \"machine shared with other builds\")
   --strict      exit 1 when any run failed (lost messages, refused clients)
   --no-setup    do not try to install Mosquitto";
 
@@ -26,6 +27,7 @@ pub struct Options {
     pub out: PathBuf,
     pub repo: PathBuf,
     pub wasm: Option<PathBuf>,
+    pub note: Option<String>,
     pub strict: bool,
     pub setup: bool,
 }
@@ -40,6 +42,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         out: PathBuf::new(),
         repo,
         wasm: None,
+        note: None,
         strict: false,
         setup: true,
     };
@@ -57,6 +60,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--repo" => o.repo = PathBuf::from(value()?),
             "--wasm" => o.wasm = Some(PathBuf::from(value()?)),
+            "--note" => o.note = Some(value()?),
             "--strict" => o.strict = true,
             "--no-setup" => o.setup = false,
             "-h" | "--help" => return Err(String::new()),

@@ -59,15 +59,23 @@ fn main() -> ExitCode {
         opts.sizes.idle_clients = fit.max(1);
     }
     let plan = plan::select(&opts.families, &opts.scenarios);
-    let ctx = report::Context {
+    let mut ctx = report::Context {
         when: machine::now_utc(),
         machine: machine::describe(),
         versions: brokers::versions(&env),
         command: std::iter::once("rmqtt-js-bench".to_string())
-            .chain(args.iter().cloned())
+            .chain(args.iter().map(|a| {
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    a.clone()
+                }
+            }))
             .collect::<Vec<_>>()
             .join(" "),
         sizes: opts.sizes.clone(),
+        note: opts.note.clone(),
+        took: String::new(),
     };
     eprintln!("bench: {} · mode {}", ctx.machine, opts.sizes.mode);
 
@@ -83,7 +91,12 @@ fn main() -> ExitCode {
 
     let table = report::table(&cells, &opts.sizes);
     println!("\n{table}");
-    println!("total time {:.0} s", started.elapsed().as_secs_f64());
+    ctx.took = format!(
+        "{:.0} s; load average at end {}",
+        started.elapsed().as_secs_f64(),
+        machine::load_average()
+    );
+    println!("total time {}", ctx.took);
     if let Err(e) = std::fs::create_dir_all(&opts.out) {
         eprintln!("bench: cannot create {}: {e}", opts.out.display());
         return ExitCode::FAILURE;

@@ -17,6 +17,10 @@ pub struct Context {
     pub versions: Vec<(String, String)>,
     pub command: String,
     pub sizes: Sizes,
+    /// The operator's remark (`--note`).
+    pub note: Option<String>,
+    /// Wall time of the whole run and the load average at its end.
+    pub took: String,
 }
 
 /// The median figure of `metric` (by index) in a cell, when measured.
@@ -208,6 +212,10 @@ pub fn markdown(cells: &[Cell], ctx: &Context) -> String {
         ctx.when, ctx.sizes.mode, ctx.sizes.runs
     );
     let _ = writeln!(md, "- Machine: {}", ctx.machine);
+    let _ = writeln!(md, "- Run took {}", ctx.took);
+    if let Some(note) = &ctx.note {
+        let _ = writeln!(md, "- Note: {note}");
+    }
     let versions: Vec<String> = ctx
         .versions
         .iter()

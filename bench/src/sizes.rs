@@ -28,7 +28,7 @@ impl Sizes {
     pub fn full() -> Sizes {
         Sizes {
             mode: "full",
-            runs: 3,
+            runs: 5,
             warmup: true,
             qos0_msgs: 200_000,
             qos1_msgs: 100_000,
