@@ -144,6 +144,9 @@ fn note(cell: &Cell, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
     };
     let plain = Variant::new(cell.variant.family, Hooks::None);
     match cell.scenario {
+        Scenario::ConnectStorm if cell.variant.hooks != Hooks::None => {
+            relative(Scenario::ConnectStorm, plain, "its no-hook rate")
+        }
         Scenario::PublishAcl => relative(Scenario::Qos0, plain, "its no-hook QoS 0 rate (1)"),
         Scenario::PublishAclBlocked if cell.variant.hooks != Hooks::None => {
             relative(Scenario::PublishAcl, cell.variant, "its unblocked rate (5)")
