@@ -2,7 +2,7 @@
 // Builds the guest policies of guest-examples/ into guest-examples/dist/:
 //
 //   Rust (cargo, wit-bindgen, wasm32-wasip2):
-//     rust-acl.wasm, hostile-{loop,membomb,trap,escape,bad-mutation}.wasm
+//     rust-acl.wasm, hostile-{loop,membomb,trap,escape,bad-mutation}.wasm, tenant-resolver.wasm
 //   JS / TS (through `bin/rmqtt-js.js build-policy`, i.e. jco componentize):
 //     js-auth.quickjs.wasm, js-auth.starlingmonkey.wasm,
 //     ts-acl.quickjs.wasm, ts-acl.starlingmonkey.wasm
@@ -37,6 +37,7 @@ const RUST = {
   'hostile-trap': 'hostile/trap',
   'hostile-escape': 'hostile/escape',
   'hostile-bad-mutation': 'hostile/bad-mutation',
+  'tenant-resolver': 'tenant-resolver',
 };
 
 // name -> source, world, engine

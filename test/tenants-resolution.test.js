@@ -9,6 +9,7 @@ const assert = require("node:assert/strict");
 const { spawnNode } = require("./helpers/child");
 const { MqttServer, shutDown } = require("./helpers/server");
 const { connectClient, createClient, nextPacket } = require("./helpers/client");
+const { loadGuest } = require("./helpers/policies");
 const { Recorder } = require("./helpers/recorder");
 const { listener } = require("./helpers/tenants");
 
@@ -189,4 +190,25 @@ test("a script with tenants, JS tenant hooks, a resolver and a connected client 
   assert.equal(signal, null, `no signal; output:\n${child.output()}`);
   assert.equal(code, 0, `exit code 0; output:\n${child.output()}`);
   assert.match(child.output(), /stopped/);
+});
+
+test("a WasmPolicy exporting tenant-resolver resolves tenants; one without the export is refused", async (t) => {
+  const rec = new Recorder();
+  const { server, port } = await gateway(t, { acme: tagged(rec, "acme"), globex: tagged(rec, "globex") });
+  const resolver = await loadGuest(t, "tenant-resolver.wasm");
+  assert.deepEqual(resolver.hooks, [], "a resolver serves no hook");
+  server.setTenantResolver(resolver);
+  assert.equal(await tenantOf(t, rec, port, { clientId: "globex/dev-1", username: "bob@acme" }), "globex");
+  assert.equal(await tenantOf(t, rec, port, { clientId: "dev-2", username: "bob.acme" }), "acme");
+  assert.equal(await tenantOf(t, rec, port, { clientId: "dev-3", username: "bob@globex" }), "globex");
+  const unknown = await connackPacket(t, port, { clientId: "nope/dev-4", protocolVersion: 5 });
+  assert.match(unknown.properties.reasonString, /unknown tenant `nope`/);
+
+  const acl = await loadGuest(t, "rust-acl.wasm");
+  assert.throws(() => server.setTenantResolver(acl), { code: "ERR_POLICY_MISSING_EXPORT" });
+  // The resolver in force is unchanged, and survives a restart.
+  await server.stop();
+  await server.start({ listeners: [listener("gw")], tenancy: {} });
+  const again = server.listeners[0].port;
+  assert.equal(await tenantOf(t, rec, again, { clientId: "acme/dev-5", username: "bob@globex" }), "acme");
 });

@@ -86,7 +86,8 @@ export interface NativeAddon {
   /** One tenant's stats (throws `ERR_TENANT_UNKNOWN`), or every tenant's. */
   serverTenantStats(server: ServerHandle, id: string): NativeTenantStats;
   serverTenantStats(server: ServerHandle): NativeTenantStats[];
-  serverSetTenantResolver(server: ServerHandle, resolver: NativeTenantResolver | null): void;
+  /** Throws `ERR_POLICY_CLOSED` / `ERR_POLICY_MISSING_EXPORT` for a policy that cannot resolve tenants. */
+  serverSetTenantResolver(server: ServerHandle, resolver: NativeTenantResolver | PolicyHandle | null): void;
 }
 
 const EXPORTS: Record<keyof NativeAddon, true> = {

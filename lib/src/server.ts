@@ -9,6 +9,7 @@ import { RmqttError, toRmqttError } from "./errors";
 import { toNativeHooks, type Hooks, type NativeHooks } from "./hooks";
 import { attachLogger, defaultLogger, detachLogger } from "./logging";
 import { native, type ServerHandle } from "./native";
+import type { WasmPolicy } from "./policy";
 import { toServerStats, type ServerStats } from "./stats";
 import { TenantRegistry, type Tenant, type TenantOptions, type TenantResolver, type TenantStats } from "./tenants";
 import type {
@@ -187,12 +188,13 @@ export class MqttServer {
   }
 
   /**
-   * Sets (or clears, with `null`) the function that picks a connecting
-   * client's tenant on listeners without a `tenant` (needs `tenancy` in the
-   * config). It runs before the `user@tenant` rule and the fallback.
-   * @throws RmqttError `ERR_INVALID_OPTIONS`, `ERR_CLOSED`
+   * Sets (or clears, with `null`) what picks a connecting client's tenant on
+   * listeners without a `tenant` (needs `tenancy` in the config): a JS
+   * function, or a `WasmPolicy` exporting `rmqtt:hooks/tenant-resolver`. It
+   * runs before the `user@tenant` rule and the fallback.
+   * @throws RmqttError `ERR_INVALID_OPTIONS`, `ERR_POLICY_MISSING_EXPORT`, `ERR_POLICY_CLOSED`, `ERR_CLOSED`
    */
-  setTenantResolver(resolver: TenantResolver | null): void {
+  setTenantResolver(resolver: TenantResolver | WasmPolicy | null): void {
     this.#tenants.setResolver(resolver);
   }
 

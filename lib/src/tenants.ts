@@ -7,8 +7,14 @@
 
 import { RmqttError, toRmqttError } from "./errors";
 import { toNativeHooks, type HookName, type Hooks, type NativeHooks } from "./hooks";
-import { native, type NativeTenantStats, type ServerHandle } from "./native";
-import { WasmPolicy, type WasmPolicyOptions } from "./policy";
+import {
+  native,
+  type NativeTenantResolver,
+  type NativeTenantStats,
+  type PolicyHandle,
+  type ServerHandle,
+} from "./native";
+import { policyHandle, WasmPolicy, type WasmPolicyOptions } from "./policy";
 import { toServerStats, type ServerStats } from "./stats";
 import type { AuthenticationRequest } from "./types";
 
@@ -23,7 +29,8 @@ export interface TenantOptions {
  * (see `ServerConfig.tenancy`): a tenant id, or `null`/`undefined` to let the
  * next rule (`user@tenant`, then the fallback) decide. May return a Promise;
  * a throw, a rejection, another answer or a timeout (`hookTimeoutMs`)
- * refuses the client.
+ * refuses the client. `setTenantResolver` also takes a `WasmPolicy` that
+ * exports `rmqtt:hooks/tenant-resolver`.
  */
 export type TenantResolver = (
   request: AuthenticationRequest,
@@ -155,7 +162,7 @@ function bindHooks(hooks: Hooks): BoundTenantHooks {
 export class TenantRegistry {
   readonly #link: TenantLink;
   readonly #tenants = new Map<string, Tenant>();
-  #resolver: TenantResolver | null = null;
+  #resolver: TenantResolver | WasmPolicy | null = null;
 
   constructor(link: TenantLink) {
     this.#link = link;
@@ -198,12 +205,19 @@ export class TenantRegistry {
     return native.serverTenantStats(this.#link.handle).map(toTenantStats);
   }
 
-  setResolver(resolver: TenantResolver | null): void {
+  setResolver(resolver: TenantResolver | WasmPolicy | null): void {
     this.#link.assertOpen();
-    if (resolver !== null && typeof resolver !== "function") {
-      throw new RmqttError("ERR_INVALID_OPTIONS", "setTenantResolver(resolver): resolver must be a function or null");
+    if (resolver !== null && typeof resolver !== "function" && !(resolver instanceof WasmPolicy)) {
+      throw new RmqttError(
+        "ERR_INVALID_OPTIONS",
+        "setTenantResolver(resolver): resolver must be a function, a WasmPolicy or null",
+      );
     }
-    native.serverSetTenantResolver(this.#link.handle, resolver as ((request: unknown) => unknown) | null);
+    try {
+      native.serverSetTenantResolver(this.#link.handle, toNativeResolver(resolver));
+    } catch (e) {
+      throw toRmqttError(e);
+    }
     this.#resolver = resolver;
   }
 
@@ -212,7 +226,7 @@ export class TenantRegistry {
     for (const tenant of this.#tenants.values()) {
       native.serverTenantSetHooks(this.#link.handle, tenant.id, hooksOf(tenant).table);
     }
-    native.serverSetTenantResolver(this.#link.handle, this.#resolver as ((request: unknown) => unknown) | null);
+    native.serverSetTenantResolver(this.#link.handle, toNativeResolver(this.#resolver));
   }
 
   /** Forgets everything (after `close`). */
@@ -220,6 +234,13 @@ export class TenantRegistry {
     this.#tenants.clear();
     this.#resolver = null;
   }
+}
+
+function toNativeResolver(resolver: TenantResolver | WasmPolicy | null): NativeTenantResolver | PolicyHandle | null {
+  if (resolver instanceof WasmPolicy) {
+    return policyHandle(resolver, "tenant resolver");
+  }
+  return resolver as NativeTenantResolver | null;
 }
 
 function toTenantStats(s: NativeTenantStats): TenantStats {

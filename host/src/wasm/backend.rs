@@ -74,4 +74,14 @@ impl HookBackend for WasmPolicy {
             _ => Err(mismatched()),
         }
     }
+
+    async fn resolve_tenant(&self, req: ConnectRequest) -> Result<Option<String>, HookError> {
+        if !self.exports().tenant_resolver {
+            return Err(HookError::NotSupported);
+        }
+        match self.call(Call::ResolveTenant(req.into())).await? {
+            Reply::Tenant(t) => Ok(t.filter(|t| !t.is_empty())),
+            _ => Err(mismatched()),
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! What a component imports and exports, checked against the contract
 //! before anything runs.
 //!
-//! A policy exports any subset of the four hook interfaces; the host learns
+//! A policy exports any subset of the hook interfaces (and the tenant
+//! resolver); the host learns
 //! which from the component's type. Its imports must all be things the host
 //! provides: `rmqtt:hooks/host` (and `types`) at the same version, and WASI.
 
@@ -20,6 +21,8 @@ pub struct Exports {
     pub authorize_subscribe: bool,
     pub authorize_publish: bool,
     pub events: bool,
+    /// `tenant-resolver`: not a hook, bound with `Broker::set_tenant_resolver`.
+    pub tenant_resolver: bool,
 }
 
 impl Exports {
@@ -60,11 +63,12 @@ fn split_name(name: &str) -> Option<(&str, &str, Option<&str>)> {
     })
 }
 
-const HOOK_INTERFACES: [&str; 4] = [
+const HOOK_INTERFACES: [&str; 5] = [
     "authenticate",
     "authorize-subscribe",
     "authorize-publish",
     "events",
+    "tenant-resolver",
 ];
 
 fn wrong_version(found: &str, detail: impl Into<String>) -> LoadError {
@@ -115,6 +119,7 @@ fn find_exports(engine: &Engine, component: &Component) -> Result<Exports, LoadE
             v0_1::AUTHORIZE_SUBSCRIBE => exports.authorize_subscribe = true,
             v0_1::AUTHORIZE_PUBLISH => exports.authorize_publish = true,
             v0_1::EVENTS => exports.events = true,
+            v0_1::TENANT_RESOLVER => exports.tenant_resolver = true,
             _ => {
                 if let Some((pkg, iface, _)) = split_name(name) {
                     if pkg == v0_1::PACKAGE || HOOK_INTERFACES.contains(&iface) {
@@ -147,6 +152,7 @@ pub(crate) struct ExportIndices {
     pub(crate) authorize_subscribe: Option<v0_1::authorize_subscribe::GuestIndices>,
     pub(crate) authorize_publish: Option<v0_1::authorize_publish::GuestIndices>,
     pub(crate) events: Option<v0_1::events::GuestIndices>,
+    pub(crate) tenant_resolver: Option<v0_1::tenant_resolver::GuestIndices>,
 }
 
 /// Checks imports and exports, resolves the imports with `linker`.
@@ -196,6 +202,11 @@ pub(crate) fn inspect(
             .then(|| v0_1::events::GuestIndices::new(&pre))
             .transpose()
             .map_err(mismatch(v0_1::EVENTS))?,
+        tenant_resolver: exports
+            .tenant_resolver
+            .then(|| v0_1::tenant_resolver::GuestIndices::new(&pre))
+            .transpose()
+            .map_err(mismatch(v0_1::TENANT_RESOLVER))?,
     };
     Ok(Inspected {
         exports,

@@ -8,7 +8,7 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Store, StoreContextMut, UpdateDeadline};
 
 use super::bindings::v0_1::{
-    authenticate, authorize_publish, authorize_subscribe, events, types as wit,
+    authenticate, authorize_publish, authorize_subscribe, events, tenant_resolver, types as wit,
 };
 use super::inspect::ExportIndices;
 use super::state::{GuestLimits, PolicyIdent, StoreState};
@@ -24,6 +24,7 @@ pub(crate) enum Call {
     AuthorizeSubscribe(wit::Session, wit::Subscription),
     AuthorizePublish(wit::Session, wit::Message),
     Event(wit::Event),
+    ResolveTenant(wit::ConnectRequest),
 }
 
 /// The answer to a [`Call`].
@@ -32,6 +33,7 @@ pub(crate) enum Reply {
     Subscribe(wit::SubscribeDecision),
     Publish(wit::PublishDecision),
     Event,
+    Tenant(Option<String>),
 }
 
 /// The guest's exported functions, for the interfaces it exports.
@@ -40,6 +42,7 @@ struct GuestFuncs {
     authorize_subscribe: Option<authorize_subscribe::Guest>,
     authorize_publish: Option<authorize_publish::Guest>,
     events: Option<events::Guest>,
+    tenant_resolver: Option<tenant_resolver::Guest>,
 }
 
 /// A live instance. Never reused after a failed call: a trapped instance's
@@ -130,6 +133,11 @@ impl Factory {
                     .as_ref()
                     .map(|x| x.load(&mut store, &instance))
                     .transpose()?,
+                tenant_resolver: i
+                    .tenant_resolver
+                    .as_ref()
+                    .map(|x| x.load(&mut store, &instance))
+                    .transpose()?,
             })
         })()
         .map_err(CreateError::Exports)?;
@@ -187,6 +195,10 @@ impl Slot {
                 let g = self.funcs.events.as_ref().ok_or_else(missing)?;
                 g.call_on_event(store, event).await?;
                 Reply::Event
+            }
+            Call::ResolveTenant(req) => {
+                let g = self.funcs.tenant_resolver.as_ref().ok_or_else(missing)?;
+                Reply::Tenant(g.call_resolve_tenant(store, req).await?)
             }
         })
     }

@@ -8,5 +8,6 @@ mod wasm_broker;
 mod wasm_decisions;
 mod wasm_limits;
 mod wasm_loading;
+mod wasm_resolver;
 mod wasm_sandbox;
 mod wasm_support;

@@ -10,7 +10,7 @@ use rmqtt_js_host::hooks::model::{
     Subscription,
 };
 use rmqtt_js_host::hooks::{BackendKind, HookBackend, HookError};
-use rmqtt_js_host::{Broker, ServerConfig};
+use rmqtt_js_host::{Broker, ServerConfig, TenancyConfig};
 use rumqttc::{
     AsyncClient, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, QoS,
 };
@@ -22,6 +22,18 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// Starts a broker with one TCP listener on an OS-picked port.
 pub async fn start_broker(broker: &Broker) -> u16 {
     start_with(broker, ServerConfig::basic(0)).await
+}
+
+/// One loopback TCP listener on an OS-picked port that resolves tenants at
+/// CONNECT (`user@tenant`, no fallback).
+pub fn tenancy_config() -> ServerConfig {
+    let mut cfg = ServerConfig::basic(0);
+    cfg.listeners[0].address = "127.0.0.1".into();
+    cfg.tenancy = Some(TenancyConfig {
+        username_separator: Some("@".into()),
+        fallback_tenant: None,
+    });
+    cfg
 }
 
 pub async fn start_with(broker: &Broker, mut cfg: ServerConfig) -> u16 {

@@ -6,20 +6,12 @@ use std::sync::Arc;
 
 use rmqtt_js_host::hooks::model::{AuthDecision, PublishDecision};
 use rmqtt_js_host::hooks::{HookKind, HookSet};
-use rmqtt_js_host::{Broker, ServerConfig, TenancyConfig};
+use rmqtt_js_host::Broker;
 use rumqttc::{ConnectReturnCode, ConnectionError, LastWill, QoS};
 
-use crate::support::{connect, options, subscribe_ready, try_connect, Client, FnBackend};
-
-fn tenancy_config() -> ServerConfig {
-    let mut cfg = ServerConfig::basic(0);
-    cfg.listeners[0].address = "127.0.0.1".into();
-    cfg.tenancy = Some(TenancyConfig {
-        username_separator: Some("@".into()),
-        fallback_tenant: None,
-    });
-    cfg
-}
+use crate::support::{
+    connect, options, subscribe_ready, tenancy_config, try_connect, Client, FnBackend,
+};
 
 fn as_user(id: &str, user: &str, port: u16) -> rumqttc::MqttOptions {
     let mut o = options(id, port);

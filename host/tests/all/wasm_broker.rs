@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmqtt_js_host::hooks::{HookBackend, HookKind, HookSet};
-use rmqtt_js_host::{Broker, ServerConfig, TenancyConfig};
+use rmqtt_js_host::Broker;
 use rumqttc::{ConnectReturnCode, ConnectionError, QoS};
 
-use crate::support::{connect, options, start_broker, subscribe_ready, try_connect};
+use crate::support::{
+    connect, options, start_broker, subscribe_ready, tenancy_config, try_connect,
+};
 use crate::wasm_support::{load, load_with, options as load_options};
 
 fn user(id: &str, name: &str, password: &str, port: u16) -> rumqttc::MqttOptions {
@@ -129,13 +131,7 @@ async fn a_hostile_tenant_policy_does_not_disturb_another_tenant() {
         .add_tenant("good".into(), all_hooks_of(good, &ACL_HOOKS))
         .await
         .expect("good");
-    let mut cfg = ServerConfig::basic(0);
-    cfg.listeners[0].address = "127.0.0.1".into();
-    cfg.tenancy = Some(TenancyConfig {
-        username_separator: Some("@".into()),
-        fallback_tenant: None,
-    });
-    let port = broker.start(cfg).await.expect("start")[0].port;
+    let port = broker.start(tenancy_config()).await.expect("start")[0].port;
 
     // The evil tenant's clients hammer its looping policy while the good
     // tenant's clients connect, subscribe and publish.

@@ -130,7 +130,8 @@ async fn rust_acl_answers_every_hook() {
             authenticate: true,
             authorize_subscribe: true,
             authorize_publish: true,
-            events: true
+            events: true,
+            tenant_resolver: false,
         }
     );
     assert_eq!(p.hooks(), HookKind::ALL.to_vec());

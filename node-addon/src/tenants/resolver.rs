@@ -1,6 +1,7 @@
-//! The tenant resolver as a JS function: `(request) => tenantId | null`,
-//! sync or Promise-returning, called for each CONNECT on a gateway listener
-//! (a listener without a `tenant` of its own, when `tenancy` is configured).
+//! The tenant resolver: a JS function `(request) => tenantId | null` (sync
+//! or Promise-returning), or a wasm policy exporting `tenant-resolver`,
+//! called for each CONNECT on a gateway listener (a listener without a
+//! `tenant` of its own, when `tenancy` is configured).
 //!
 //! The host applies the order (resolver, then `user@tenant`, then the
 //! fallback) and the timeout; a throw, a rejection, a wrong answer or a
@@ -13,8 +14,10 @@ use neon::prelude::*;
 use rmqtt_js_host::hooks::model::ConnectRequest;
 use rmqtt_js_host::hooks::{BackendKind, HookBackend, HookError};
 
+use crate::errors::throw_code;
 use crate::js_backend::in_flight::InFlight;
 use crate::js_backend::invoke::{self, Lookup};
+use crate::policy::{PolicyBox, PolicyHandle, ERR_POLICY_CLOSED, ERR_POLICY_MISSING_EXPORT};
 use crate::server::ServerBox;
 
 /// One resolver function, in a slot that is emptied when it is replaced or
@@ -105,21 +108,39 @@ fn tenant_answer(cx: &mut Cx, v: Handle<JsValue>) -> Result<Option<String>, Hook
     ))
 }
 
-/// `serverSetTenantResolver(handle, fn | null)`: sets or clears the resolver.
+/// `serverSetTenantResolver(handle, fn | policyHandle | null)`: sets or
+/// clears the resolver. A policy must be open (`ERR_POLICY_CLOSED`) and
+/// export `tenant-resolver` (`ERR_POLICY_MISSING_EXPORT`).
 pub fn server_set_tenant_resolver(mut cx: FunctionContext) -> JsResult<JsUndefined> {
     let server = cx.argument::<ServerBox>(0)?;
     let value = cx.argument::<JsValue>(1)?;
-    let slot = match value.downcast::<JsFunction, _>(&mut cx) {
-        Ok(f) => Some(Arc::new(FunctionSlot::new(f.root(&mut cx)))),
-        Err(_) => None,
-    };
-    let backend = slot.clone().map(|slot| {
-        Arc::new(JsResolver {
-            slot,
+    let (backend, slot) = if let Ok(f) = value.downcast::<JsFunction, _>(&mut cx) {
+        let slot = Arc::new(FunctionSlot::new(f.root(&mut cx)));
+        let js = JsResolver {
+            slot: slot.clone(),
             channel: server.channel().clone(),
             in_flight: server.in_flight().clone(),
-        }) as Arc<dyn HookBackend>
-    });
+        };
+        (Some(Arc::new(js) as Arc<dyn HookBackend>), Some(slot))
+    } else if let Ok(handle) = value.downcast::<PolicyBox, _>(&mut cx) {
+        let Some(policy) = PolicyHandle::get(&handle) else {
+            return throw_code(
+                &mut cx,
+                ERR_POLICY_CLOSED,
+                "tenant resolver: the WasmPolicy was closed",
+            );
+        };
+        if !policy.exports().tenant_resolver {
+            let message = format!(
+                "tenant resolver: policy `{}` does not export rmqtt:hooks/tenant-resolver",
+                policy.name()
+            );
+            return throw_code(&mut cx, ERR_POLICY_MISSING_EXPORT, &message);
+        }
+        (Some(policy as Arc<dyn HookBackend>), None)
+    } else {
+        (None, None)
+    };
     server.broker().set_tenant_resolver(backend);
     server.tenants().resolver.replace(&mut cx, slot);
     Ok(cx.undefined())
