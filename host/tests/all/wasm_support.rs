@@ -1,6 +1,7 @@
 //! Helpers of the wasm engine tests: guest components, options, requests.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rmqtt_js_host::hooks::model::{ConnectRequest, Message, QoS, SessionInfo, Subscription};
 use rmqtt_js_host::wasm::{LoadOptions, WasmPolicy};
@@ -20,9 +21,13 @@ pub fn guest(file: &str) -> PathBuf {
     path
 }
 
-/// Options with a cache directory inside the target dir (never `~/.cache`).
+/// Options with a cache directory inside the target dir (never `~/.cache`)
+/// and a deadline of seconds: well-behaved guests must not trip it on a
+/// loaded CI machine. Tests of the deadline set their own.
 pub fn options(name: &str) -> LoadOptions {
-    LoadOptions::new(name).cache_dir(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"))
+    LoadOptions::new(name)
+        .cache_dir(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"))
+        .timeout(Duration::from_secs(5))
 }
 
 /// Loads guest `file` with [`options`].
