@@ -146,3 +146,24 @@ test("hostile wasm policies in three tenants deny their own clients while a four
   assert.ok(ok.hooks.every((h) => h.timeouts === 0 && h.traps === 0), "the healthy tenant's policy never failed");
   assert.ok(ok.messagesOut >= 3);
 });
+
+test("a tenant's superusers skip its subscribe and publish ACLs (but never write $SYS)", async (t) => {
+  const { connect } = await startTenants(t, "listener", {
+    acme: {
+      onClientAuthenticate: (req) => ({ allow: true, superuser: req.username === "root" }),
+      onClientSubscribeAuthorize: deny("no subscriptions"),
+      onClientPublishAuthorize: deny("no publishes"),
+    },
+  });
+  const root = await connect(t, "acme", { clientId: "root", username: "root" });
+  const user = await connect(t, "acme", { clientId: "user", username: "user" });
+  await assert.rejects(user.subscribeAsync("t/x", { qos: 1 }), /Subscribe error/);
+  const [granted] = await root.subscribeAsync(["t/x", "$SYS/#"], { qos: 1 });
+  assert.equal(granted.qos, 1);
+  const got = collectMessages(root);
+  await user.publishAsync("t/x", "from-user", { qos: 1 }).catch(() => undefined);
+  await root.publishAsync("$SYS/forged", "sys", { qos: 1 }).catch(() => undefined);
+  await root.publishAsync("t/x", "from-root", { qos: 1 });
+  await got.waitFor((m) => m.payload.toString() === "from-root");
+  assert.deepEqual(got.map((m) => m.payload.toString()), ["from-root"]);
+});

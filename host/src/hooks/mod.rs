@@ -13,6 +13,7 @@ pub(crate) mod notify;
 pub(crate) mod router;
 mod set;
 pub mod stats;
+mod superusers;
 
 pub use backend::{BackendKind, HookBackend, HookError};
 pub use kind::{HookKind, UnknownHook};

@@ -34,6 +34,7 @@ use super::model::{Event, Message, SessionInfo, Subscription};
 use super::mutation::{granted_qos, publish_rewrite};
 use super::notify::Notifier;
 use super::stats::{HookStats, Outcome};
+use super::superusers::Superusers;
 use super::{HookBackend, HookError, HookKind, HookSet};
 
 /// The user property that marks a publish denied by the publish ACL. It starts
@@ -81,6 +82,8 @@ pub struct HookRouter {
     timeout: Duration,
     notifier: Notifier,
     stats: Arc<HookStats>,
+    /// Tenant contexts only: superusers as the tenant's auth hook made them.
+    superusers: Superusers,
 }
 
 impl HookRouter {
@@ -101,6 +104,7 @@ impl HookRouter {
             timeout,
             notifier,
             stats,
+            superusers: Superusers::default(),
         }
     }
 
@@ -184,7 +188,7 @@ impl HookRouter {
         let set = self.hooks.load();
         let Some(backend) = set.get(HookKind::ClientAuthenticate) else {
             if self.allow_anonymous(ci.id().lid) {
-                return AuthResult::Allow(false, None);
+                return self.allow(ci, false);
             }
             self.notify_refusal(&set, ci, &AuthResult::NotAuthorized);
             return AuthResult::NotAuthorized;
@@ -199,12 +203,27 @@ impl HookRouter {
             )
             .await
         {
-            Ok(d) if d.allow => AuthResult::Allow(d.superuser, None),
+            Ok(d) if d.allow => self.allow(ci, d.superuser),
             Ok(_) => AuthResult::BadUsernameOrPassword,
             Err(_) => AuthResult::NotAuthorized,
         };
         self.notify_refusal(&set, ci, &result);
         result
+    }
+
+    /// Lets a client in. In a tenant context the router, not rmqtt, keeps
+    /// the superuser flag (see [`Superusers`]).
+    fn allow(&self, ci: &rmqtt::types::ConnectInfo, superuser: bool) -> AuthResult {
+        if self.tenant.is_none() {
+            return AuthResult::Allow(superuser, None);
+        }
+        self.superusers.set(&ci.id().client_id, superuser);
+        AuthResult::Allow(false, None)
+    }
+
+    /// Whether `s` skips the ACLs: a superuser of this tenant, or one rmqtt knows.
+    async fn is_superuser(&self, s: &Session) -> bool {
+        self.superusers.contains(&s.id.client_id) || s.superuser().await.unwrap_or_default()
     }
 
     /// rmqtt skips its CONNACK hook on a refused handshake; the seed's
@@ -226,9 +245,12 @@ impl HookRouter {
         s: &Session,
         sub: &rmqtt::types::Subscribe,
     ) -> Option<SubscribeAclResult> {
+        let requested = sub.opts.qos();
+        if self.superusers.contains(&s.id.client_id) {
+            return Some(SubscribeAclResult::new_success(requested, None));
+        }
         let set = self.hooks.load();
         let backend = set.get(HookKind::ClientSubscribeAuthorize)?;
-        let requested = sub.opts.qos();
         let subscription = Subscription {
             topic_filter: sub.topic_filter.to_string(),
             qos: convert::qos(requested),
@@ -255,13 +277,14 @@ impl HookRouter {
     /// The publish ACL, run at the `MessagePublish` step of a client publish.
     /// Returns the message to continue with (rewritten, or marked denied).
     async fn authorize_publish(&self, set: &HookSet, s: &Session, p: &Publish) -> Option<Publish> {
-        if s.superuser().await.unwrap_or_default() {
-            return None;
-        }
         let is_sys = p.topic.starts_with("$SYS");
-        // Tenants never write `$SYS`, whatever their policy says.
+        // Tenants never write `$SYS`, whatever their policy says (superusers
+        // included: a tenant's policy makes them).
         if is_sys && self.tenant.is_some() {
             return Some(mark_denied(p, Some("system topic".into())));
+        }
+        if self.is_superuser(s).await {
+            return None;
         }
         let Some(backend) = set.get(HookKind::ClientPublishAuthorize) else {
             return is_sys.then(|| mark_denied(p, Some("system topic".into())));
