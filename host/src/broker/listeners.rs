@@ -38,6 +38,9 @@ pub fn bind(
         .laddr(l.addr)
         .allow_anonymous(false)
         .proxy_protocol(proxy_protocol)
+        // MQTT packets are small and latency-bound: without TCP_NODELAY a
+        // PUBACK can wait for a delayed ACK (tens of ms at p99).
+        .nodelay(true)
         .reuseaddr(Some(true));
     if let Some(tls) = &l.tls {
         builder = builder
