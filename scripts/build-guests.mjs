@@ -2,7 +2,8 @@
 // Builds the guest policies of guest-examples/ into guest-examples/dist/:
 //
 //   Rust (cargo, wit-bindgen, wasm32-wasip2):
-//     rust-acl.wasm, hostile-{loop,membomb,trap,escape,bad-mutation}.wasm, tenant-resolver.wasm
+//     rust-acl.wasm, hostile-{loop,membomb,trap,escape,bad-mutation}.wasm, tenant-resolver.wasm,
+//     event-echo.wasm
 //   JS / TS (through `bin/rmqtt-js.js build-policy`, i.e. jco componentize):
 //     js-auth.quickjs.wasm, js-auth.starlingmonkey.wasm,
 //     ts-acl.quickjs.wasm, ts-acl.starlingmonkey.wasm
@@ -38,6 +39,7 @@ const RUST = {
   'hostile-escape': 'hostile/escape',
   'hostile-bad-mutation': 'hostile/bad-mutation',
   'tenant-resolver': 'tenant-resolver',
+  'event-echo': 'event-echo',
 };
 
 // name -> source, world, engine
