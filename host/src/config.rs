@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::path::Path;
 use std::time::Duration;
 
@@ -62,6 +63,29 @@ pub struct ListenerConfig {
     /// Every client of this listener belongs to this tenant.
     #[serde(default)]
     pub tenant: Option<String>,
+    /// The limits below are kept raw (present: `Some`, even `null`) so that
+    /// `1.5`, `-1`, `"10"` or `null` (NaN in JS) get a limit error.
+    ///
+    /// Messages queued per session (rmqtt `max_mqueue_len`).
+    #[serde(default, deserialize_with = "present")]
+    pub max_queued_messages: Option<serde_json::Value>,
+    /// Unacknowledged QoS 1/2 messages per session (rmqtt `max_inflight`).
+    #[serde(default, deserialize_with = "present")]
+    pub max_inflight: Option<serde_json::Value>,
+    /// Largest packet a client may send, in bytes (rmqtt `max_packet_size`).
+    #[serde(default, deserialize_with = "present")]
+    pub max_packet_size: Option<serde_json::Value>,
+    /// How long an MQTT 3 persistent session outlives its connection.
+    #[serde(default, deserialize_with = "present")]
+    pub session_expiry_interval_secs: Option<serde_json::Value>,
+    /// Upper bound of any session's expiry interval (MQTT 5 clients ask for theirs).
+    #[serde(default, deserialize_with = "present")]
+    pub max_session_expiry_interval_secs: Option<serde_json::Value>,
+}
+
+/// A field that is present is `Some`, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 fn default_address() -> String {
@@ -117,7 +141,50 @@ pub struct ValidListener {
     pub tenant: Option<String>,
     /// Whether this listener resolves each client's tenant at CONNECT.
     pub gateway: bool,
+    /// Session and packet limits of the listener's clients.
+    pub limits: ListenerLimits,
 }
+
+/// Per-listener session and packet limits, as rmqtt's listener builder takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// Messages queued per session (connected or not) beyond the in-flight
+    /// window; further messages are dropped.
+    pub max_queued_messages: usize,
+    /// Unacknowledged QoS 1/2 messages per session, each direction; MQTT 5
+    /// clients lower the outgoing window with their Receive Maximum.
+    pub max_inflight: NonZeroU16,
+    /// Largest packet (remaining length) a client may send; larger ones
+    /// disconnect the client. Advertised to MQTT 5 clients in CONNACK.
+    pub max_packet_size: u32,
+    /// How long an MQTT 3 persistent session (clean session false) outlives
+    /// its connection.
+    pub session_expiry_interval: Duration,
+    /// Upper bound of every session's expiry interval; zero: no bound.
+    pub max_session_expiry_interval: Duration,
+}
+
+/// rmqtt's own listener defaults (`rmqtt::net::Builder::new()`).
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            max_queued_messages: 1000,
+            max_inflight: NonZeroU16::new(16).expect("non-zero"),
+            max_packet_size: 1024 * 1024,
+            session_expiry_interval: Duration::from_secs(2 * 60 * 60),
+            max_session_expiry_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// Allowed ranges of the limits (inclusive).
+pub const MAX_QUEUED_MESSAGES: (u64, u64) = (1, 1_000_000);
+pub const MAX_INFLIGHT: (u64, u64) = (1, 65_535);
+/// 128 bytes up to MQTT's largest remaining length (256 MiB - 1).
+pub const MAX_PACKET_SIZE: (u64, u64) = (128, 268_435_455);
+/// 0 ends an MQTT 3 persistent session with its connection.
+pub const SESSION_EXPIRY_INTERVAL_SECS: (u64, u64) = (0, u32::MAX as u64);
+pub const MAX_SESSION_EXPIRY_INTERVAL_SECS: (u64, u64) = (1, u32::MAX as u64);
 
 /// Paths of a certificate chain and its key, both checked to parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +242,11 @@ impl ServerConfig {
                 tls_key: None,
                 allow_anonymous: None,
                 tenant: None,
+                max_queued_messages: None,
+                max_inflight: None,
+                max_packet_size: None,
+                session_expiry_interval_secs: None,
+                max_session_expiry_interval_secs: None,
             }],
             plugins_config_dir: None,
             plugins_default_startups: None,
@@ -221,6 +293,7 @@ impl ServerConfig {
                     protocol: l.protocol.as_str(),
                 });
             }
+            let limits = validate_limits(&name, l)?;
             listeners.push(ValidListener {
                 name,
                 protocol: l.protocol,
@@ -229,6 +302,7 @@ impl ServerConfig {
                 allow_anonymous: l.allow_anonymous.unwrap_or(true),
                 tenant,
                 gateway,
+                limits,
             });
         }
         let hook_timeout = match self.hook_timeout_ms {
@@ -255,6 +329,56 @@ fn validate_port(listener: &str, port: &serde_json::Value) -> Result<u16, Config
             port: port.to_string(),
         }),
     }
+}
+
+fn validate_limits(listener: &str, l: &ListenerConfig) -> Result<ListenerLimits, ConfigError> {
+    let d = ListenerLimits::default();
+    let limit = |field: &'static str,
+                 value: &Option<serde_json::Value>,
+                 (min, max): (u64, u64)|
+     -> Result<Option<u64>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        match value.as_f64() {
+            Some(v) if v.fract() == 0.0 && (min as f64..=max as f64).contains(&v) => {
+                Ok(Some(v as u64))
+            }
+            _ => Err(ConfigError::Limit {
+                listener: listener.to_string(),
+                field,
+                value: value.to_string(),
+                min,
+                max,
+            }),
+        }
+    };
+    let secs = Duration::from_secs;
+    Ok(ListenerLimits {
+        max_queued_messages: limit(
+            "maxQueuedMessages",
+            &l.max_queued_messages,
+            MAX_QUEUED_MESSAGES,
+        )?
+        .map_or(d.max_queued_messages, |v| v as usize),
+        max_inflight: limit("maxInflight", &l.max_inflight, MAX_INFLIGHT)?
+            .and_then(|v| NonZeroU16::new(v as u16))
+            .unwrap_or(d.max_inflight),
+        max_packet_size: limit("maxPacketSize", &l.max_packet_size, MAX_PACKET_SIZE)?
+            .map_or(d.max_packet_size, |v| v as u32),
+        session_expiry_interval: limit(
+            "sessionExpiryIntervalSecs",
+            &l.session_expiry_interval_secs,
+            SESSION_EXPIRY_INTERVAL_SECS,
+        )?
+        .map_or(d.session_expiry_interval, secs),
+        max_session_expiry_interval: limit(
+            "maxSessionExpiryIntervalSecs",
+            &l.max_session_expiry_interval_secs,
+            MAX_SESSION_EXPIRY_INTERVAL_SECS,
+        )?
+        .map_or(d.max_session_expiry_interval, secs),
+    })
 }
 
 /// An IP address, or a host name that resolves to one (e.g. `localhost`).
@@ -355,10 +479,81 @@ mod tests {
                 r#"{"listeners":[{"port":8080,"protocol":"ws"}],"tenancy":{}}"#,
                 "ERR_CONFIG_TENANT_LISTENER",
             ),
+            (
+                r#"{"listeners":[{"port":1883,"protocol":"tcp","maxInflight":0}]}"#,
+                "ERR_CONFIG_LIMIT",
+            ),
         ];
         for (json, code) in cases {
             let err = config(json).expect_err(json);
             assert_eq!(err.code(), code, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_limits_are_rmqtt_defaults() {
+        let b = rmqtt::net::Builder::new();
+        let d = ListenerLimits::default();
+        assert_eq!(d.max_queued_messages, b.max_mqueue_len);
+        assert_eq!(d.max_inflight, b.max_inflight);
+        assert_eq!(d.max_packet_size, b.max_packet_size);
+        assert_eq!(d.session_expiry_interval, b.session_expiry_interval);
+        assert_eq!(d.max_session_expiry_interval, b.max_session_expiry_interval);
+        let c = config(r#"{"listeners":[{"port":0,"protocol":"tcp"}]}"#).expect("valid");
+        assert_eq!(c.listeners[0].limits, d);
+    }
+
+    #[test]
+    fn limits_are_read() {
+        let c = config(
+            r#"{"listeners":[{"port":0,"protocol":"tcp","maxQueuedMessages":5000,
+            "maxInflight":65535,"maxPacketSize":128,"sessionExpiryIntervalSecs":0,
+            "maxSessionExpiryIntervalSecs":4294967295}]}"#,
+        )
+        .expect("valid");
+        let l = c.listeners[0].limits;
+        assert_eq!(l.max_queued_messages, 5000);
+        assert_eq!(l.max_inflight.get(), 65535);
+        assert_eq!(l.max_packet_size, 128);
+        assert_eq!(l.session_expiry_interval, Duration::ZERO);
+        assert_eq!(
+            l.max_session_expiry_interval,
+            Duration::from_secs(u32::MAX as u64)
+        );
+    }
+
+    #[test]
+    fn a_limit_out_of_range_names_listener_field_and_range() {
+        let cases = [
+            ("maxQueuedMessages", "0", "from 1 to 1000000"),
+            ("maxQueuedMessages", "1000001", "from 1 to 1000000"),
+            ("maxQueuedMessages", "2.5", "from 1 to 1000000"),
+            ("maxQueuedMessages", "\"10\"", "from 1 to 1000000"),
+            ("maxQueuedMessages", "null", "from 1 to 1000000"),
+            ("maxInflight", "0", "from 1 to 65535"),
+            ("maxInflight", "65536", "from 1 to 65535"),
+            ("maxInflight", "-1", "from 1 to 65535"),
+            ("maxPacketSize", "127", "from 128 to 268435455"),
+            ("maxPacketSize", "268435456", "from 128 to 268435455"),
+            ("sessionExpiryIntervalSecs", "-1", "from 0 to 4294967295"),
+            (
+                "sessionExpiryIntervalSecs",
+                "4294967296",
+                "from 0 to 4294967295",
+            ),
+            ("maxSessionExpiryIntervalSecs", "0", "from 1 to 4294967295"),
+        ];
+        for (field, value, range) in cases {
+            let json = format!(
+                r#"{{"listeners":[{{"name":"edge","port":0,"protocol":"tcp","{field}":{value}}}]}}"#
+            );
+            let err = config(&json).expect_err(&json);
+            assert_eq!(err.code(), "ERR_CONFIG_LIMIT", "{json}: {err}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("`edge`") && msg.contains(field) && msg.contains(range),
+                "{msg}"
+            );
         }
     }
 

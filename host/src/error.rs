@@ -34,6 +34,14 @@ pub enum ConfigError {
         listener: String,
         protocol: &'static str,
     },
+    #[error("invalid configuration: listener `{listener}` has {field} {value}; use an integer from {min} to {max}")]
+    Limit {
+        listener: String,
+        field: &'static str,
+        value: String,
+        min: u64,
+        max: u64,
+    },
 }
 
 impl ConfigError {
@@ -49,6 +57,7 @@ impl ConfigError {
             ConfigError::Address { .. } => "ERR_CONFIG_ADDRESS",
             ConfigError::HookTimeout(_) => "ERR_CONFIG_HOOK_TIMEOUT",
             ConfigError::TenantListener { .. } => "ERR_CONFIG_TENANT_LISTENER",
+            ConfigError::Limit { .. } => "ERR_CONFIG_LIMIT",
         }
     }
 }

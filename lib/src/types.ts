@@ -165,6 +165,42 @@ export interface ListenerConfig {
    * `server.addTenant`; an undeclared one fails `start` with `ERR_TENANT_UNKNOWN`).
    */
   tenant?: string;
+  /**
+   * Messages queued per session beyond the in-flight window, while the
+   * client is connected but slow or offline with a persistent session
+   * (clean session false). When the queue is full, a new QoS 0 message is
+   * dropped and a QoS 1/2 message evicts the oldest queued one (each drop is
+   * an `onMessageDropped` event, reason `MessageQueueFull`).
+   * Integer 1–1000000; default 1000. Mosquitto: `max_queued_messages`.
+   */
+  maxQueuedMessages?: number;
+  /**
+   * QoS 1/2 messages the broker sends to one session before waiting for
+   * their acknowledgements (further ones wait in the queue). MQTT 5 clients
+   * get at most the smaller of this and their Receive Maximum, and are told
+   * this value as the broker's Receive Maximum. It also bounds the incoming
+   * QoS 2 messages a client may have awaiting PUBREL: a client exceeding it
+   * is disconnected. Integer 1–65535; default 16.
+   * Mosquitto: `max_inflight_messages`.
+   */
+  maxInflight?: number;
+  /**
+   * The largest packet a client may send, in bytes (its remaining length);
+   * a larger one disconnects the client. Advertised to MQTT 5 clients in
+   * CONNACK. Integer 128–268435455; default 1048576 (1 MiB).
+   */
+  maxPacketSize?: number;
+  /**
+   * How long an MQTT 3.x persistent session (clean session false) is kept
+   * after its connection ends; queued messages live as long. MQTT 5 clients
+   * set their own. Integer seconds 0–4294967295; default 7200 (2 h).
+   */
+  sessionExpiryIntervalSecs?: number;
+  /**
+   * Upper bound of every session's expiry interval, including what MQTT 5
+   * clients ask for. Integer seconds 1–4294967295; default: no bound.
+   */
+  maxSessionExpiryIntervalSecs?: number;
 }
 
 /**

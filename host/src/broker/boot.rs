@@ -203,6 +203,8 @@ async fn boot_context(
                 allow_anonymous: g.allow_anonymous,
                 tenant: Some(tenant.clone()),
                 gateway: false,
+                // The gateway's clients get the gateway listener's limits.
+                limits: g.limits,
             })
             .collect(),
         None => Vec::new(),

@@ -41,7 +41,12 @@ pub fn bind(
         // MQTT packets are small and latency-bound: without TCP_NODELAY a
         // PUBACK can wait for a delayed ACK (tens of ms at p99).
         .nodelay(true)
-        .reuseaddr(Some(true));
+        .reuseaddr(Some(true))
+        .max_mqueue_len(l.limits.max_queued_messages)
+        .max_inflight(l.limits.max_inflight)
+        .max_packet_size(l.limits.max_packet_size)
+        .session_expiry_interval(l.limits.session_expiry_interval)
+        .max_session_expiry_interval(l.limits.max_session_expiry_interval);
     if let Some(tls) = &l.tls {
         builder = builder
             .tls_cert(Some(tls.cert.clone()))

@@ -2,6 +2,7 @@
 
 mod broker_lifecycle;
 mod hook_router;
+mod listener_limits;
 mod support;
 mod tenants;
 mod wasm_broker;
