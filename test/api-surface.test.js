@@ -17,6 +17,10 @@ test("the package root exports MqttServer, QoS and RmqttError", () => {
   assert.equal(QoS.ExactlyOnce, 2);
 });
 
+test("the default export is MqttServer, as in the seed API", () => {
+  assert.equal(pkg.default, MqttServer);
+});
+
 test("RmqttError is an Error subclass", () => {
   assert.ok(RmqttError.prototype instanceof Error);
 });

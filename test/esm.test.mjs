@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 
-import { MqttServer, QoS, RmqttError } from "rmqtt-js";
+import MqttServerDefault, { MqttServer, QoS, RmqttError } from "rmqtt-js";
 
 const require = createRequire(import.meta.url);
 const { connectClient } = require("./helpers/client.js");
@@ -17,6 +17,7 @@ test("the ESM entry exports MqttServer, QoS and RmqttError", () => {
   assert.equal(QoS.ExactlyOnce, 2);
   assert.equal(typeof MqttServer.createBasicConfig, "function");
   assert.equal(typeof MqttServer.createMultiProtocolConfig, "function");
+  assert.equal(MqttServerDefault, MqttServer, "the default export is MqttServer");
 });
 
 test("a server imported as ESM starts, publishes and stops", async (t) => {

@@ -48,6 +48,22 @@ test("tenant.setHooks swaps one tenant's hooks and leaves the other's alone", as
   await connect(t, "globex", { clientId: "b1", username: "u" });
 });
 
+test("tenant.setHooks merges like server.setHooks: named hooks rebind, null unbinds, replace replaces", async (t) => {
+  const { server, portOf } = await startTenants(t, "listener", {
+    acme: { onClientAuthenticate: deny("acme auth"), onClientSubscribeAuthorize: deny("acme acl") },
+  });
+  const acme = server.tenant("acme");
+  const port = portOf("acme");
+  acme.setHooks({ onClientAuthenticate: allow });
+  const c = await connectClient(t, port, { clientId: "m1" });
+  await assert.rejects(c.subscribeAsync("t/x"), /Subscribe error/, "the subscribe ACL was kept");
+  acme.setHooks({ onClientSubscribeAuthorize: null });
+  assert.equal((await c.subscribeAsync("t/x", { qos: 1 }))[0].qos, 1, "null unbound the subscribe ACL");
+  acme.setHooks({ onClientSubscribeAuthorize: deny("again") }, { replace: true });
+  await connectClient(t, port, { clientId: "m2" }); // auth unbound by replace: rmqtt's default lets it in
+  await assert.rejects(c.subscribeAsync("t/y"), /Subscribe error/);
+});
+
 test("tenant stats count connections, messages in and out, and hook outcomes", async (t) => {
   const { server, connect, portOf } = await startTenants(t, "listener", {
     acme: {

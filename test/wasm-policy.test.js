@@ -134,11 +134,21 @@ test("a closed policy cannot be bound; a running server that uses it keeps it", 
   await connectClient(t, port, { username: "u", password: "demo" });
   await connectRefused(t, port, { username: "u", password: "nope" });
   assert.throws(() => server.setHooks({ onClientAuthenticate: auth }), { code: "ERR_POLICY_CLOSED" });
+  // Binding another hook keeps this one bound, so it names the closed policy too.
+  assert.throws(() => server.setHooks({ onClientConnected: () => {} }), (e) => {
+    assert.equal(e.code, "ERR_POLICY_CLOSED");
+    assert.match(e.message, /onClientAuthenticate/);
+    return true;
+  });
   // A restart binds the remembered hooks again, and the policy is gone.
   await server.stop();
   await assert.rejects(server.start({ listeners: [tcpListener()] }), {
     code: "ERR_POLICY_CLOSED",
   });
+  // Unbinding it lets the server start with rmqtt's default auth.
+  server.setHooks({ onClientAuthenticate: null });
+  await server.start({ listeners: [tcpListener()] });
+  await connectClient(t, server.listeners[0].port, { username: "u", password: "nope" });
 });
 
 test("stats() counts decisions per hook and backend, and is empty before any call", async (t) => {

@@ -44,9 +44,19 @@ pub fn install() {
 }
 
 /// rmqtt messages that are expected and mean nothing to a user: (target, text).
-const SUPPRESSED: [(&str, &str); 1] = [
+const SUPPRESSED: [(&str, &str); 3] = [
     // Logged when a stopped server's retainer plugin is released.
     ("rmqtt_retainer", "cannot be stopped"),
+    // A ws or wss client whose connection dropped (a closed laptop, a lost
+    // network): the same event is silent on tcp and tls listeners.
+    (
+        "rmqtt_net::ws",
+        "Connection reset without closing handshake",
+    ),
+    (
+        "rmqtt_net::ws",
+        "peer closed connection without sending TLS close_notify",
+    ),
 ];
 
 struct Logger;

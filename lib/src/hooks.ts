@@ -1,7 +1,7 @@
 /**
  * The 17 hooks: their callback types, what `setHooks` accepts for each (a
- * callback or a `WasmPolicy`), and the check of a `setHooks` object before it
- * goes to the native layer.
+ * callback, a `WasmPolicy`, or `null` to unbind), how a `setHooks` call
+ * merges into the hooks already bound, and the native form of a hook set.
  */
 
 import { RmqttError } from "./errors";
@@ -66,11 +66,28 @@ export type HookName = keyof HookCallbacks;
 /**
  * What `setHooks` takes: for each hook, a JS callback (called on the Node
  * thread) or a `WasmPolicy` that exports the hook's interface (answered by
- * the broker's threads, off the event loop), mixed freely.
+ * the broker's threads, off the event loop), mixed freely; `null` unbinds
+ * the hook (rmqtt's default applies again), `undefined` leaves it as it is.
  */
 export type Hooks = {
-  [K in HookName]?: HookCallbacks[K] | WasmPolicy;
+  [K in HookName]?: HookCallbacks[K] | WasmPolicy | null | undefined;
 };
+
+/** Options of `setHooks`. */
+export interface SetHooksOptions {
+  /**
+   * Replace the whole set: hooks not named in this call are unbound.
+   * Default `false`: hooks not named keep their binding, as in the seed API,
+   * so one `setHooks` call per concern adds up.
+   */
+  replace?: boolean;
+}
+
+/** The seed API's names for single hook callbacks. */
+export type MessagePublishHook = (session: SessionInfo | null, from: MessageFrom, message: MessageInfo) => void;
+export type ClientSubscribeHook = (session: SessionInfo, subscribe: SubscriptionInfo) => void;
+export type ClientUnsubscribeHook = (session: SessionInfo, unsubscribe: UnsubscriptionInfo) => void;
+export type MessageDeliveredHook = (session: SessionInfo, from: MessageFrom, message: MessageInfo) => void;
 
 /** Every hook once; the `Record` type makes the compiler check the list is complete. */
 const HOOKS: Record<HookName, true> = {
@@ -105,16 +122,18 @@ export type NativeHookValue = ((...args: never[]) => unknown) | PolicyHandle;
 export type NativeHooks = Readonly<Record<string, NativeHookValue>>;
 
 /**
- * Checks a `setHooks` argument: a plain object whose keys are hook names and
- * whose values are functions or `WasmPolicy` handles (undefined values are
- * skipped). Whether a policy serves its hook is checked natively.
- * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_CLOSED`
+ * The hooks bound after `setHooks(hooks, options)` on a server or tenant
+ * whose hooks are `current`: each hook named with a function or a
+ * `WasmPolicy` is bound to it, each named with `null` is unbound, the others
+ * keep their binding (with `options.replace`, they are unbound). Only names
+ * and options are checked here; `toNativeHooks` checks the values.
+ * @throws RmqttError `ERR_INVALID_HOOK` (not an object, an unknown hook name), `ERR_INVALID_OPTIONS`
  */
-export function toNativeHooks(hooks: unknown): NativeHooks {
+export function mergeHooks(current: Readonly<Hooks>, hooks: unknown, options?: unknown): Readonly<Hooks> {
   if (typeof hooks !== "object" || hooks === null || Array.isArray(hooks)) {
     throw new RmqttError("ERR_INVALID_HOOK", "setHooks(hooks) needs an object of hook callbacks");
   }
-  const table: Record<string, NativeHookValue> = {};
+  const next: Record<string, unknown> = replaceRequested(options) ? {} : { ...current };
   for (const [name, value] of Object.entries(hooks)) {
     if (!KNOWN.has(name)) {
       throw new RmqttError(
@@ -122,12 +141,43 @@ export function toNativeHooks(hooks: unknown): NativeHooks {
         `unknown hook \`${name}\`; known hooks: ${HOOK_NAMES.join(", ")}`,
       );
     }
-    if (value === undefined) {
-      continue;
+    if (value === null) {
+      delete next[name];
+    } else if (value !== undefined) {
+      next[name] = value;
     }
-    table[name] = toNativeHookValue(name, value);
+  }
+  return Object.freeze(next as Hooks);
+}
+
+/**
+ * The native form of a hook set, handed to the native layer in one call (so
+ * a swap is atomic). Whether a policy serves its hook is checked natively.
+ * @throws RmqttError `ERR_INVALID_HOOK` (a value that is not a function or a
+ *   policy), `ERR_POLICY_CLOSED` (a policy closed since it was bound)
+ */
+export function toNativeHooks(hooks: Readonly<Hooks>): NativeHooks {
+  const table: Record<string, NativeHookValue> = {};
+  for (const [name, value] of Object.entries(hooks)) {
+    if (value !== undefined && value !== null) {
+      table[name] = toNativeHookValue(name, value);
+    }
   }
   return table;
+}
+
+function replaceRequested(options: unknown): boolean {
+  if (options === undefined) {
+    return false;
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new RmqttError("ERR_INVALID_OPTIONS", "setHooks(hooks, options): options must be an object");
+  }
+  const { replace } = options as SetHooksOptions;
+  if (replace !== undefined && typeof replace !== "boolean") {
+    throw new RmqttError("ERR_INVALID_OPTIONS", "setHooks(hooks, { replace }): replace must be a boolean");
+  }
+  return replace === true;
 }
 
 function toNativeHookValue(name: string, value: unknown): NativeHookValue {
@@ -139,6 +189,6 @@ function toNativeHookValue(name: string, value: unknown): NativeHookValue {
   }
   throw new RmqttError(
     "ERR_INVALID_HOOK",
-    `hook \`${name}\` must be a function or a WasmPolicy, got ${value === null ? "null" : typeof value}`,
+    `hook \`${name}\` must be a function, a WasmPolicy or null, got ${typeof value}`,
   );
 }

@@ -3,5 +3,10 @@
  * and one set of classes per process, whichever way the package is loaded).
  */
 
-export { MqttServer, QoS, RmqttError, Tenant, WasmPolicy } from "./index.js";
+import { MqttServer } from "./index.js";
+
+export { QoS, RmqttError, Tenant, WasmPolicy } from "./index.js";
+export { MqttServer };
+/** The seed API's default export: `import MqttServer from "rmqtt-js"`. */
+export default MqttServer;
 export type * from "./index.js";

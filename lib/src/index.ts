@@ -3,7 +3,11 @@
  * answered by JS callbacks. CommonJS entry point; `index.mts` is the ESM one.
  */
 
-export { MqttServer } from "./server";
+import { MqttServer } from "./server";
+
+export { MqttServer };
+/** The seed API's default export: `import MqttServer from "rmqtt-js"`. */
+export default MqttServer;
 export { QoS } from "./types";
 export { RmqttError } from "./errors";
 export { WasmPolicy } from "./policy";
@@ -12,7 +16,16 @@ export type { HookBackendKind, HookStatsEntry, ServerStats } from "./stats";
 export { Tenant } from "./tenants";
 export type { TenantOptions, TenantResolver, TenantStats } from "./tenants";
 export type { RmqttErrorCode } from "./errors";
-export type { HookCallbacks, HookName, Hooks } from "./hooks";
+export type {
+  ClientSubscribeHook,
+  ClientUnsubscribeHook,
+  HookCallbacks,
+  HookName,
+  Hooks,
+  MessageDeliveredHook,
+  MessagePublishHook,
+  SetHooksOptions,
+} from "./hooks";
 export type {
   AuthenticationRequest,
   AuthenticationResult,

@@ -142,7 +142,10 @@ export class WasmPolicy {
 export function policyHandle(policy: WasmPolicy, hook: string): PolicyHandle {
   const handle = handles.get(policy);
   if (!handle) {
-    throw new RmqttError("ERR_POLICY_CLOSED", `hook \`${hook}\`: the WasmPolicy \`${policy.name}\` was closed`);
+    throw new RmqttError(
+      "ERR_POLICY_CLOSED",
+      `hook \`${hook}\`: the WasmPolicy \`${policy.name}\` was closed; bind another policy, a function, or null`,
+    );
   }
   return handle;
 }

@@ -6,7 +6,7 @@
 
 import { basicConfig, configToJson, multiProtocolConfig } from "./config";
 import { RmqttError, toRmqttError } from "./errors";
-import { toNativeHooks, type Hooks, type NativeHooks } from "./hooks";
+import { mergeHooks, toNativeHooks, type Hooks, type SetHooksOptions } from "./hooks";
 import { attachLogger, defaultLogger, detachLogger } from "./logging";
 import { native, type ServerHandle } from "./native";
 import type { WasmPolicy } from "./policy";
@@ -24,8 +24,8 @@ import type {
 export class MqttServer {
   readonly #handle: ServerHandle;
   readonly #logger: Logger;
-  /** The hooks of the last `setHooks`, applied again on every `start`. */
-  #hooks: NativeHooks = {};
+  /** The hooks bound by `setHooks` so far, bound again on every `start`. */
+  #hooks: Readonly<Hooks> = {};
   #listeners: ListenerInfo[] = [];
   #closed = false;
   /** start/stop/close run one after another, in call order. */
@@ -46,22 +46,25 @@ export class MqttServer {
   }
 
   /**
-   * Replaces the whole set of hooks (hooks not in `hooks` fall back to the
-   * defaults). Each hook takes a JS callback or a `WasmPolicy` that exports
-   * it. Takes effect at once, also while running: every decision uses the
-   * old set or the new one, never a mix, and no client is disconnected.
-   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_MISSING_EXPORT` (a policy
-   *   bound to a hook it does not export), `ERR_POLICY_CLOSED`, `ERR_CLOSED`
+   * Binds the hooks named in `hooks`: each to a JS callback or to a
+   * `WasmPolicy` that exports it, or, with `null`, back to rmqtt's default.
+   * Hooks not named keep their binding (as in the seed API: one call per
+   * concern adds up); `{ replace: true }` unbinds them instead. Takes effect
+   * at once, also while running: every decision uses the old set or the new
+   * one, never a mix, and no client is disconnected. A call that throws
+   * changes nothing.
+   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_INVALID_OPTIONS`, `ERR_POLICY_MISSING_EXPORT`
+   *   (a policy bound to a hook it does not export), `ERR_POLICY_CLOSED`, `ERR_CLOSED`
    */
-  setHooks(hooks: Hooks): void {
+  setHooks(hooks: Hooks, options?: SetHooksOptions): void {
     this.#assertOpen();
-    const table = toNativeHooks(hooks);
+    const next = mergeHooks(this.#hooks, hooks, options);
     try {
-      native.serverSetHooks(this.#handle, table);
+      native.serverSetHooks(this.#handle, toNativeHooks(next));
     } catch (e) {
       throw toRmqttError(e);
     }
-    this.#hooks = table;
+    this.#hooks = next;
   }
 
   /**
@@ -76,7 +79,7 @@ export class MqttServer {
       this.#assertOpen();
       attachLogger(this, this.#logger);
       try {
-        native.serverSetHooks(this.#handle, this.#hooks);
+        native.serverSetHooks(this.#handle, toNativeHooks(this.#hooks));
         this.#tenants.rebind();
         const bound = await native.serverStart(this.#handle, json);
         this.#listeners = bound.map((l) => ({ ...l }));
@@ -84,14 +87,26 @@ export class MqttServer {
         if (!native.serverIsRunning(this.#handle)) {
           detachLogger(this);
         }
-        throw toRmqttError(e);
+        const err = toRmqttError(e);
+        if (err.code === "ERR_ALREADY_RUNNING") {
+          this.#log("warn", "Attempted to start MQTT server, but it is already running.");
+        } else {
+          this.#log("error", `Failed to start MQTT server: ${err.message} (${err.code})`);
+        }
+        throw err;
       }
     });
   }
 
   /** Stops the broker: closes the listeners and disconnects every client. Stopping a stopped server does nothing. */
   async stop(): Promise<void> {
-    await this.#serialize(() => this.#stopNow());
+    await this.#serialize(async () => {
+      if (!this.running) {
+        this.#log("warn", "Attempted to stop MQTT server, but it is not running.");
+        return;
+      }
+      await this.#stopNow();
+    });
   }
 
   /**
@@ -138,6 +153,21 @@ export class MqttServer {
    *   `ERR_TENANT_UNKNOWN`, `ERR_INVALID_TENANT`, `ERR_CLOSED`
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    try {
+      await this.#publish(topic, payload, options);
+    } catch (e) {
+      const err = toRmqttError(e);
+      this.#log(
+        "error",
+        err.code === "ERR_NOT_RUNNING"
+          ? "Attempted to publish while server is not running."
+          : `Failed to publish message: ${err.message} (${err.code})`,
+      );
+      throw err;
+    }
+  }
+
+  async #publish(topic: unknown, payload: unknown, options: PublishOptions): Promise<void> {
     this.#assertOpen();
     if (typeof topic !== "string") {
       throw new RmqttError("ERR_INVALID_TOPIC", "publish(topic, ...): topic must be a string");
@@ -225,6 +255,18 @@ export class MqttServer {
     const run = this.#lifecycle.then(op, op);
     this.#lifecycle = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Tells the logger about a misused call, as the seed API did (a WARN or an
+   * ERROR beside the rejection), so its troubleshooting lines still apply.
+   */
+  #log(level: "warn" | "error", message: string): void {
+    try {
+      this.#logger({ level, target: "rmqtt_js::server", message });
+    } catch {
+      // A failing logger must not turn into another error of this call.
+    }
   }
 
   #assertOpen(): void {

@@ -6,7 +6,7 @@
  */
 
 import { RmqttError, toRmqttError } from "./errors";
-import { toNativeHooks, type HookName, type Hooks, type NativeHooks } from "./hooks";
+import { mergeHooks, toNativeHooks, type HookName, type Hooks, type SetHooksOptions } from "./hooks";
 import {
   native,
   type NativeTenantResolver,
@@ -60,14 +60,8 @@ interface TenantLink {
 /** Lets only the registry construct tenants. */
 const TOKEN = Symbol("Tenant");
 
-/** A tenant's hooks as given (for `reload`) and in native form (for `start`). */
-interface BoundTenantHooks {
-  readonly given: Readonly<Hooks>;
-  readonly table: NativeHooks;
-}
-
 /** Each tenant's hooks in force, kept out of the public surface. */
-const tenantHooks = new WeakMap<Tenant, BoundTenantHooks>();
+const tenantHooks = new WeakMap<Tenant, Readonly<Hooks>>();
 
 /** One declared tenant. Get it from `server.addTenant` or `server.tenant(id)`. */
 export class Tenant {
@@ -76,7 +70,7 @@ export class Tenant {
   readonly #link: TenantLink;
 
   /** Use `server.addTenant`. */
-  constructor(token: symbol, link: TenantLink, id: string, hooks: BoundTenantHooks) {
+  constructor(token: symbol, link: TenantLink, id: string, hooks: Readonly<Hooks>) {
     if (token !== TOKEN) {
       throw new RmqttError("ERR_INVALID_OPTIONS", "use `await server.addTenant(id, options)` to create a Tenant");
     }
@@ -86,20 +80,24 @@ export class Tenant {
   }
 
   /**
-   * Replaces the tenant's whole set of hooks at once (hot swap, also while
-   * running): decisions in flight finish on the old hooks, the next ones use
-   * the new; no client is disconnected.
-   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_POLICY_CLOSED`, `ERR_POLICY_MISSING_EXPORT`, `ERR_CLOSED`
+   * Binds the tenant's hooks named in `hooks`, as `server.setHooks` does for
+   * the default broker: to a JS callback or a `WasmPolicy`, or with `null`
+   * back to the default; hooks not named keep their binding unless
+   * `{ replace: true }`. A hot swap, also while running: decisions in flight
+   * finish on the old hooks, the next ones use the new; no client is
+   * disconnected. A call that throws changes nothing.
+   * @throws RmqttError `ERR_INVALID_HOOK`, `ERR_INVALID_OPTIONS`, `ERR_POLICY_CLOSED`,
+   *   `ERR_POLICY_MISSING_EXPORT`, `ERR_CLOSED`
    */
-  setHooks(hooks: Hooks): void {
+  setHooks(hooks: Hooks, options?: SetHooksOptions): void {
     this.#link.assertOpen();
-    const bound = bindHooks(hooks);
+    const next = mergeHooks(hooksOf(this), hooks, options);
     try {
-      native.serverTenantSetHooks(this.#link.handle, this.id, bound.table);
+      native.serverTenantSetHooks(this.#link.handle, this.id, toNativeHooks(next));
     } catch (e) {
       throw toRmqttError(e);
     }
-    tenantHooks.set(this, bound);
+    tenantHooks.set(this, next);
   }
 
   /**
@@ -114,9 +112,7 @@ export class Tenant {
   async reload(source: string | Uint8Array, options?: WasmPolicyOptions): Promise<WasmPolicy> {
     this.#link.assertOpen();
     const policy = await WasmPolicy.load(source, options);
-    const current = hooksOf(this).given;
-    const next: Record<string, unknown> = { ...current };
-    for (const [hook, value] of Object.entries(current)) {
+    for (const [hook, value] of Object.entries(hooksOf(this))) {
       if (value instanceof WasmPolicy && !policy.serves(hook as HookName)) {
         policy.close();
         throw new RmqttError(
@@ -126,11 +122,8 @@ export class Tenant {
         );
       }
     }
-    for (const hook of policy.hooks) {
-      next[hook] = policy;
-    }
     try {
-      this.setHooks(next as Hooks);
+      this.setHooks(Object.fromEntries(policy.hooks.map((hook) => [hook, policy])));
     } catch (e) {
       policy.close();
       throw e;
@@ -148,14 +141,8 @@ export class Tenant {
   }
 }
 
-function hooksOf(tenant: Tenant): BoundTenantHooks {
-  return tenantHooks.get(tenant) ?? { given: {}, table: {} };
-}
-
-/** Checks a hooks object and keeps a copy of it with its native form. */
-function bindHooks(hooks: Hooks): BoundTenantHooks {
-  const table = toNativeHooks(hooks);
-  return { given: Object.freeze({ ...hooks }), table };
+function hooksOf(tenant: Tenant): Readonly<Hooks> {
+  return tenantHooks.get(tenant) ?? {};
 }
 
 /** The tenants of one server, and its tenant resolver. Not API. */
@@ -176,13 +163,13 @@ export class TenantRegistry {
     if (typeof options !== "object" || options === null) {
       throw new RmqttError("ERR_INVALID_OPTIONS", "addTenant(id, options): options must be an object");
     }
-    const bound = bindHooks(options.hooks ?? {});
+    const hooks = mergeHooks({}, options.hooks ?? {});
     try {
-      await native.serverAddTenant(this.#link.handle, id, bound.table);
+      await native.serverAddTenant(this.#link.handle, id, toNativeHooks(hooks));
     } catch (e) {
       throw toRmqttError(e);
     }
-    const tenant = new Tenant(TOKEN, this.#link, id, bound);
+    const tenant = new Tenant(TOKEN, this.#link, id, hooks);
     this.#tenants.set(id, tenant);
     return tenant;
   }
@@ -224,7 +211,7 @@ export class TenantRegistry {
   /** Binds every tenant's hooks and the resolver again (`stop` released them). */
   rebind(): void {
     for (const tenant of this.#tenants.values()) {
-      native.serverTenantSetHooks(this.#link.handle, tenant.id, hooksOf(tenant).table);
+      native.serverTenantSetHooks(this.#link.handle, tenant.id, toNativeHooks(hooksOf(tenant)));
     }
     native.serverSetTenantResolver(this.#link.handle, toNativeResolver(this.#resolver));
   }

@@ -168,6 +168,10 @@ async fn start_gateway(
     })
 }
 
+/// The node id of every context: a broker is one node (no cluster), and 1 is
+/// what rmqtt's own standalone config and the seed API's `node` field use.
+const NODE_ID: u64 = 1;
+
 /// Builds one rmqtt context with its plugins, router and listeners.
 async fn boot_context(
     cfg: &ValidConfig,
@@ -175,6 +179,7 @@ async fn boot_context(
     public: &[&ValidListener],
 ) -> Result<BootedContext, BrokerError> {
     let mut builder = ServerContext::new()
+        .node_id(NODE_ID)
         // By default rmqtt refuses CONNECTs while the machine is busy.
         .busy_check_enable(false)
         .plugins_config_map_add("rmqtt-retainer", RETAINER_CONFIG)

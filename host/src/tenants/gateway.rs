@@ -14,7 +14,8 @@ use super::connect_peek::{read_connect, refusal};
 use super::resolve::Rules;
 use super::Directory;
 
-/// How long a new connection may take to send its CONNECT.
+/// How long a new connection may take to finish its TLS handshake, and then
+/// again to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One gateway listener.
@@ -53,7 +54,9 @@ impl Gateway {
         sock.set_nodelay(true)?;
         match &self.tls {
             Some(acceptor) => {
-                let stream = acceptor.accept(sock).await?;
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(sock))
+                    .await
+                    .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
                 self.splice(stream, remote, local).await
             }
             None => self.splice(sock, remote, local).await,

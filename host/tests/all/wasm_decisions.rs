@@ -1,5 +1,5 @@
 //! Every decision through every guest language: Rust (`wit-bindgen`), JS and
-//! TypeScript on QuickJS, JS on StarlingMonkey.
+//! TypeScript on QuickJS and StarlingMonkey.
 
 use rmqtt_js_host::hooks::model::{
     AuthDecision, Event, FromKind, MessageFrom, MessageInfo, PublishDecision, QoS,
@@ -149,13 +149,23 @@ async fn rust_acl_answers_every_hook() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn typescript_acl_on_quickjs_matches_the_rust_one() {
-    let p = load("ts-acl.quickjs.wasm").await;
+/// ts-acl, built for one JS engine, decides as rust-acl does.
+async fn check_ts_acl(file: &str) {
+    let p = load(file).await;
     assert_eq!(p.hooks(), HookKind::ALL.to_vec());
     check_acl_authenticate(&p).await;
     check_acl_authorize(&p).await;
     p.notify(an_event()).await.expect("events are accepted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_acl_on_quickjs_matches_the_rust_one() {
+    check_ts_acl("ts-acl.quickjs.wasm").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_acl_on_starlingmonkey_matches_the_rust_one() {
+    check_ts_acl("ts-acl.starlingmonkey.wasm").await;
 }
 
 /// js-auth: allow iff the password is "demo" (username optional), admin is a
