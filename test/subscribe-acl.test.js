@@ -78,6 +78,12 @@ test("the subscribe ACL can lower the granted QoS, and delivery follows it", asy
   assert.equal(m.packet.qos, 1);
 });
 
+test("a subscribe ACL qos above the requested QoS does not raise the grant", async (t) => {
+  const { port } = await startServer(t, { hooks: { onClientSubscribeAuthorize: () => ({ allow: true, qos: 2 }) } });
+  const c = await connectClient(t, port);
+  assert.equal((await c.subscribeAsync("raise/t", { qos: 0 }))[0].qos, 0);
+});
+
 for (const qos of [3, -1, 7.5]) {
   test(`an invalid QoS ${qos} from the subscribe ACL is ignored with a WARN`, async (t) => {
     const logs = captureLogs();
