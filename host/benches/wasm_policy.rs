@@ -266,11 +266,12 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let guests: [(&'static str, &str, bool); 4] = [
+        let guests: [(&'static str, &str, bool); 5] = [
             ("Rust (rust-acl)", "rust-acl.wasm", true),
             ("QuickJS (js-auth)", "js-auth.quickjs.wasm", false),
             ("QuickJS (ts-acl)", "ts-acl.quickjs.wasm", true),
             ("StarlingMonkey (js-auth)", "js-auth.starlingmonkey.wasm", false),
+            ("StarlingMonkey (ts-acl)", "ts-acl.starlingmonkey.wasm", true),
         ];
         let mut rows = Vec::new();
         for (label, file, publish) in guests {
