@@ -98,7 +98,10 @@ export class MqttServer {
     });
   }
 
-  /** Stops the broker: closes the listeners and disconnects every client. Stopping a stopped server does nothing. */
+  /**
+   * Stops the broker: closes the listeners and disconnects every client.
+   * Stopping a stopped server only logs a WARN, as the seed API did.
+   */
   async stop(): Promise<void> {
     await this.#serialize(async () => {
       if (!this.running) {
