@@ -28,7 +28,7 @@ test("RmqttError is an Error subclass", () => {
 test("a new server is not running and can be closed without being started", async () => {
   const server = new MqttServer();
   assert.equal(server.running, false);
-  await server.stop(); // stopping a stopped server does nothing
+  await server.stop(); // stopping a stopped server resolves (and logs a WARN)
   await server.close();
 });
 
