@@ -26,7 +26,7 @@ const SOURCE_EXTS = ['.js', '.mjs', '.ts', '.mts'];
 
 // The flags every engine needs (see guest-examples/README.md for why).
 const ENGINES = {
-  // QuickJS: ~1.6 MB, ~1 s to build, ~7 µs per call. Synchronous exports
+  // QuickJS: ~1.6 MB, ~1 s to build, 7-12 µs per call. Synchronous exports
   // (wasmtime 48 rejects component-model async) and, unless --debug, no WASI
   // import at all: the component imports only rmqtt:hooks/host.
   quickjs: (debug) => [
@@ -34,7 +34,7 @@ const ENGINES = {
     '--backend-qjs-disable-async',
     ...(debug ? [] : ['--backend-qjs-stub-wasi']),
   ],
-  // StarlingMonkey (SpiderMonkey): ~12 MB, ~8 s to build, ~18 µs per call.
+  // StarlingMonkey (SpiderMonkey): ~12 MB, ~8 s to build, 23-37 µs per call.
   // `--disable all` drops wasi:http & co, which the broker does not provide.
   starlingmonkey: (debug) => (debug ? ['--disable', 'http', 'fetch-event'] : ['--disable', 'all']),
 };
