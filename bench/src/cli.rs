@@ -14,7 +14,8 @@ usage: rmqtt-js-bench [--quick | --tiny] [--runs N] [--only FAMILIES] [--scenari
   --quick       smaller sizes (about 2 minutes)        --tiny  the smoke test's sizes, 1 run
   --only        brokers: sink,host,rmqtt-js,aedes,mosquitto
   --scenarios   ids: 1,2,3a,3b,4,5,6a,6b,7
-  --out         where latest.md and latest.png go (default bench/results)
+  --out         where latest.md and latest.png go (default bench/results; with
+                --only or --scenarios, bench/results/partial)
   --note        a line for latest.md (e.g. \"machine shared with other builds\")
   --strict      exit 1 when any run failed (lost messages, refused clients)
   --no-setup    do not try to install Mosquitto";
@@ -70,12 +71,24 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     if let Some(n) = runs {
         o.sizes.runs = n.max(1);
     }
-    o.out = out.unwrap_or_else(|| o.repo.join("bench/results"));
+    o.out = out.unwrap_or_else(|| o.repo.join(default_out(&o)));
     if o.wasm.is_none() {
         let built = o.repo.join("guest-examples/dist/rust-acl.wasm");
         o.wasm = built.exists().then_some(built);
     }
     Ok(o)
+}
+
+/// Where results go without `--out`: a whole run replaces the tracked
+/// `bench/results/latest.*` that the README quotes; a subset (`--only`,
+/// `--scenarios`) goes to the untracked `bench/results/partial/`, so a quick
+/// look at one scenario never overwrites the published table.
+fn default_out(o: &Options) -> &'static str {
+    if o.families.is_empty() && o.scenarios.is_empty() {
+        "bench/results"
+    } else {
+        "bench/results/partial"
+    }
 }
 
 fn list<T>(s: &str, one: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
@@ -98,4 +111,25 @@ fn scenario(s: &str) -> Result<Scenario, String> {
         .into_iter()
         .find(|x| x.id() == s)
         .ok_or(format!("unknown scenario {s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_a_whole_run_writes_the_published_results() {
+        let whole = parse(&args(&["--quick"])).expect("parses");
+        assert!(whole.out.ends_with("bench/results"), "{:?}", whole.out);
+        for subset in [&["--only", "host"][..], &["--scenarios", "2"][..]] {
+            let o = parse(&args(subset)).expect("parses");
+            assert!(o.out.ends_with("bench/results/partial"), "{:?}", o.out);
+        }
+        let chosen = parse(&args(&["--scenarios", "2", "--out", "/tmp/x"])).expect("parses");
+        assert_eq!(chosen.out, PathBuf::from("/tmp/x"));
+    }
 }
