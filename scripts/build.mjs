@@ -66,6 +66,11 @@ function addonFileName() {
   }
 }
 
+function patchCrates() {
+  step("patched crates: node scripts/patch-crates.mjs (patches/ applied to crates.io sources)");
+  run(process.execPath, [join(root, "scripts", "patch-crates.mjs")], "patching crates");
+}
+
 function buildAddon() {
   step("native addon: cargo build --release -p rmqtt-js-addon");
   run("cargo", ["build", "--release", "-p", "rmqtt-js-addon"], "cargo build");
@@ -103,6 +108,7 @@ function buildGuests() {
 
 step("toolchain");
 checkToolchain();
+patchCrates();
 buildAddon();
 buildTypeScript();
 buildGuests();
