@@ -22,33 +22,50 @@ const { withTimeout } = require("./helpers/wait");
 const MESSAGES = 2000;
 const WINDOW = 64;
 const AHEAD = 256;
-/** The policy is swapped when the publisher reaches these sequence numbers. */
+/**
+ * The policy is swapped when the publisher reaches these sequence numbers
+ * (or a little later: see `trafficWithSwaps`).
+ */
 const SWAP_AT = [300, 700, 1100, 1500];
+/** Bound on one swap (a reload compiles a component: slow on a loaded machine). */
+const SWAP_WAIT_MS = 30_000;
 
 /**
  * Publishes `MESSAGES` QoS 1 messages, the sequence number in a user
- * property, calling `atSeq(seq)` before each (traffic does not wait for it).
+ * property, awaiting `atSeq(seq)` before each; `progress.sent` counts the
+ * messages handed to the client so far.
  */
-async function pump(pub, topic, atSeq, got) {
+async function pump(pub, topic, atSeq, got, progress) {
   const inFlight = new Set();
   for (let seq = 0; seq < MESSAGES; seq++) {
-    atSeq(seq);
+    await atSeq(seq);
     if (seq - got.length >= AHEAD) {
       await got.waitFor(() => seq - got.length < AHEAD, `the subscriber to reach ${seq - AHEAD}`);
     }
     const p = pub
       .publishAsync(topic, `m-${seq}`, { qos: 1, properties: { userProperties: { seq: String(seq) } } })
       .finally(() => inFlight.delete(p));
+    progress.sent = seq + 1;
     inFlight.add(p);
     if (inFlight.size >= WINDOW) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
 }
 
+/** The sequence number a received message carries. */
+const seqOf = (m) => Number(m.packet.properties?.userProperties?.seq);
+
 /**
  * Runs the traffic with `swap(k)` called at each `SWAP_AT` mark (k = 1..),
  * and resolves with one `{ seq, version }` per received message, `version`
  * being what `versionOf(message)` reads from the decision applied to it.
+ *
+ * Traffic goes on while a swap runs. Before the traffic passes the next mark,
+ * the previous swap must have taken effect: its promise settled and a
+ * message published after that has reached the subscriber (so it was decided
+ * by that policy). A mark whose previous policy decided nothing yet is passed
+ * one message later. However slow the machine, two swaps never land with no
+ * decision between them.
  */
 async function trafficWithSwaps({ t, connect, tenant, subTopic, pubTopic, swap, versionOf, creds = {} }) {
   const sub = await connect(t, tenant, { clientId: "reload-sub", protocolVersion: 5, ...creds.sub });
@@ -56,17 +73,27 @@ async function trafficWithSwaps({ t, connect, tenant, subTopic, pubTopic, swap, 
   const disconnects = watchDisconnects([sub, pub]);
   await sub.subscribeAsync(subTopic, { qos: 1 });
   const got = collectMessages(sub);
-  // Swaps run one after another (a reload loads first), while traffic goes on.
-  let swaps = Promise.resolve();
+  const progress = { sent: 0 };
+  // The policy in force (swap `swapped`, 0: the first one) decides every message from `inForceFrom` on.
+  let running = Promise.resolve();
+  let inForceFrom = 0;
   let swapped = 0;
-  await pump(pub, pubTopic, (seq) => {
-    if (SWAP_AT.includes(seq)) {
-      const k = (swapped += 1);
-      swaps = swaps.then(() => swap(k));
-    }
-  }, got);
+  const startSwap = () => {
+    const k = (swapped += 1);
+    running = Promise.resolve(swap(k)).then(() => {
+      inForceFrom = progress.sent;
+    });
+    running.catch(() => undefined); // awaited at the next mark; no unhandled rejection meanwhile
+  };
+  await pump(pub, pubTopic, async (seq) => {
+    if (swapped >= SWAP_AT.length || seq < SWAP_AT[swapped]) return;
+    await withTimeout(running, `swap ${swapped} to take effect`, SWAP_WAIT_MS);
+    if (inForceFrom >= seq) return; // nothing published under it yet: this message first
+    await got.waitFor((m) => seqOf(m) >= inForceFrom, `a message decided by swap ${swapped}`);
+    startSwap();
+  }, got, progress);
   await got.waitFor(() => got.length >= MESSAGES, () => `${MESSAGES} messages (got ${got.length}: ${JSON.stringify(summary(got, versionOf))})`);
-  await withTimeout(swaps, "the swaps");
+  await withTimeout(running, "the last swap", SWAP_WAIT_MS);
   // One more message after every swap settled: it must see the last policy.
   await pub.publishAsync(pubTopic, "last", { qos: 1, properties: { userProperties: { seq: String(MESSAGES) } } });
   await got.waitFor(() => got.length >= MESSAGES + 1, "the last message");
@@ -74,7 +101,7 @@ async function trafficWithSwaps({ t, connect, tenant, subTopic, pubTopic, swap, 
   assert.equal(swapped, SWAP_AT.length, "every swap ran");
   assert.equal(disconnects.count, 0, `no disconnects: ${disconnects.events.join(", ")}`);
   assert.ok(sub.connected && pub.connected);
-  return got.map((m) => ({ seq: Number(m.packet.properties?.userProperties?.seq), version: versionOf(m) }));
+  return got.map((m) => ({ seq: seqOf(m), version: versionOf(m) }));
 }
 
 /** How many messages each policy version decided, for failure messages. */

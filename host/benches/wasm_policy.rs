@@ -65,6 +65,7 @@ fn connect() -> ConnectRequest {
         keep_alive: 60,
         clean_start: true,
         tenant: None,
+        client_cert: None,
     }
 }
 

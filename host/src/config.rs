@@ -12,6 +12,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
+use crate::strict;
+use crate::tenants::id::{self as tenant_id, is_valid_tenant_id};
 
 /// The default time a decision hook may take before the client is denied.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,9 +44,10 @@ impl Protocol {
     }
 }
 
-/// One listener, as written by the user (before validation).
+/// One listener, as written by the user (before validation). An unknown key
+/// is an error.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListenerConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -81,6 +84,24 @@ pub struct ListenerConfig {
     /// Upper bound of any session's expiry interval (MQTT 5 clients ask for theirs).
     #[serde(default, deserialize_with = "present")]
     pub max_session_expiry_interval_secs: Option<serde_json::Value>,
+    /// Seconds a new connection has to send a complete CONNECT (default 10).
+    #[serde(default, deserialize_with = "present")]
+    pub connect_timeout_secs: Option<serde_json::Value>,
+    /// Longest client identifier accepted, in bytes (default 256).
+    #[serde(default, deserialize_with = "present")]
+    pub max_client_id_len: Option<serde_json::Value>,
+    /// Topic aliases an MQTT 5 client may use (advertised in CONNACK; default 10).
+    #[serde(default, deserialize_with = "present")]
+    pub max_topic_aliases: Option<serde_json::Value>,
+    /// PEM bundle of the CAs that sign client certificates (tls/wss).
+    #[serde(default)]
+    pub tls_client_ca: Option<String>,
+    /// Refuse TLS clients without a certificate signed by `tlsClientCa`.
+    #[serde(default)]
+    pub require_client_cert: Option<bool>,
+    /// A client that sends no username gets its certificate's common name.
+    #[serde(default)]
+    pub cert_identity_as_username: Option<bool>,
 }
 
 /// A field that is present is `Some`, even when it is `null`.
@@ -92,15 +113,17 @@ fn default_address() -> String {
     "0.0.0.0".to_string()
 }
 
-/// The whole server configuration, as written by the user.
+/// The whole server configuration, as written by the user. An unknown key is
+/// an error ([`ServerConfig::from_json`] names the nearest known one).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
     pub listeners: Vec<ListenerConfig>,
     /// Directory of rmqtt plugin config files (`<plugin>.toml`), as in the seed.
     #[serde(default)]
     pub plugins_config_dir: Option<String>,
-    /// Accepted for compatibility with the seed; rmqtt-js starts its own plugins.
+    /// A key of the original (seed) rmqtt-js API, accepted and ignored:
+    /// rmqtt-js starts the plugins it needs itself.
     #[serde(default)]
     pub plugins_default_startups: Option<Vec<String>>,
     /// How long a decision hook may take (default 5000 ms).
@@ -112,9 +135,10 @@ pub struct ServerConfig {
     pub tenancy: Option<TenancyConfig>,
 }
 
-/// Tenant resolution for listeners that carry no `tenant` of their own.
+/// Tenant resolution for listeners that carry no `tenant` of their own. An
+/// unknown key is an error.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenancyConfig {
     /// Usernames of the form `user<separator>tenant` name their tenant
     /// (default `@`; `null` turns this off).
@@ -162,9 +186,16 @@ pub struct ListenerLimits {
     pub session_expiry_interval: Duration,
     /// Upper bound of every session's expiry interval; zero: no bound.
     pub max_session_expiry_interval: Duration,
+    /// Time a new connection has to send a complete CONNECT; then it is closed.
+    pub connect_timeout: Duration,
+    /// Longest client identifier accepted, in bytes.
+    pub max_client_id_len: usize,
+    /// Topic aliases an MQTT 5 client may use (Topic Alias Maximum in CONNACK).
+    pub max_topic_aliases: u16,
 }
 
-/// rmqtt's own listener defaults (`rmqtt::net::Builder::new()`).
+/// rmqtt's own listener defaults (`rmqtt::net::Builder::new()`), but for the
+/// three safety limits below.
 impl Default for ListenerLimits {
     fn default() -> Self {
         ListenerLimits {
@@ -173,9 +204,19 @@ impl Default for ListenerLimits {
             max_packet_size: 1024 * 1024,
             session_expiry_interval: Duration::from_secs(2 * 60 * 60),
             max_session_expiry_interval: Duration::ZERO,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_client_id_len: DEFAULT_MAX_CLIENT_ID_LEN,
+            max_topic_aliases: DEFAULT_MAX_TOPIC_ALIASES,
         }
     }
 }
+
+/// rmqtt-js's safe defaults where rmqtt's own are unsafe or absent (rmqtt: a
+/// 30 s CONNECT timeout that does not cover the first bytes, 65535-byte
+/// client ids, no topic aliases).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CLIENT_ID_LEN: usize = 256;
+pub const DEFAULT_MAX_TOPIC_ALIASES: u16 = 10;
 
 /// Allowed ranges of the limits (inclusive).
 pub const MAX_QUEUED_MESSAGES: (u64, u64) = (1, 1_000_000);
@@ -185,12 +226,30 @@ pub const MAX_PACKET_SIZE: (u64, u64) = (128, 268_435_455);
 /// 0 ends an MQTT 3 persistent session with its connection.
 pub const SESSION_EXPIRY_INTERVAL_SECS: (u64, u64) = (0, u32::MAX as u64);
 pub const MAX_SESSION_EXPIRY_INTERVAL_SECS: (u64, u64) = (1, u32::MAX as u64);
+pub const CONNECT_TIMEOUT_SECS: (u64, u64) = (1, 3600);
+pub const MAX_CLIENT_ID_LEN: (u64, u64) = (23, 65_535);
+pub const MAX_TOPIC_ALIASES: (u64, u64) = (0, 65_535);
 
-/// Paths of a certificate chain and its key, both checked to parse.
+/// Paths of a certificate chain and its key, both checked to parse, and the
+/// listener's client-certificate rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert: String,
     pub key: String,
+    /// Client certificates: `None` asks clients for none.
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// How a TLS listener checks client certificates (mTLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// PEM bundle of the CAs a client certificate must chain to (checked to parse).
+    pub ca: String,
+    /// Refuse, at the TLS layer, a client that presents no certificate. A
+    /// presented certificate is always verified against `ca`.
+    pub required: bool,
+    /// A client that sends no username gets its certificate's common name.
+    pub identity_as_username: bool,
 }
 
 /// A configuration that passed validation.
@@ -221,13 +280,18 @@ impl ValidConfig {
 
 impl ServerConfig {
     /// Parses the JSON form of the configuration (what the Node API sends).
+    /// An unknown key, at the top, in a listener or in `tenancy`, is
+    /// [`ConfigError::UnknownKey`], naming the listener and the nearest known key.
     pub fn from_json(json: &str) -> Result<ServerConfig, ConfigError> {
-        serde_json::from_str(json).map_err(|e| {
+        let malformed = |e: serde_json::Error| {
             // serde's position ("at line 1 column 58") means nothing to a JS caller.
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             ConfigError::Malformed(msg)
-        })
+        };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(malformed)?;
+        check_keys(&value)?;
+        serde_json::from_value(value).map_err(malformed)
     }
 
     /// A single TCP listener.
@@ -247,6 +311,12 @@ impl ServerConfig {
                 max_packet_size: None,
                 session_expiry_interval_secs: None,
                 max_session_expiry_interval_secs: None,
+                connect_timeout_secs: None,
+                max_client_id_len: None,
+                max_topic_aliases: None,
+                tls_client_ca: None,
+                require_client_cert: None,
+                cert_identity_as_username: None,
             }],
             plugins_config_dir: None,
             plugins_default_startups: None,
@@ -260,6 +330,12 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<ValidConfig, ConfigError> {
         if self.listeners.is_empty() {
             return Err(ConfigError::NoListeners);
+        }
+        if let Some(tenancy) = &self.tenancy {
+            check_tenant_id(
+                || "tenancy.fallbackTenant".to_string(),
+                tenancy.fallback_tenant.as_deref(),
+            )?;
         }
         let mut ports = HashSet::new();
         let mut listeners = Vec::with_capacity(self.listeners.len());
@@ -283,9 +359,22 @@ impl ServerConfig {
             let tls = if l.protocol.is_tls() {
                 Some(validate_tls(&name, l)?)
             } else {
+                if l.tls_client_ca.is_some()
+                    || l.require_client_cert.is_some()
+                    || l.cert_identity_as_username.is_some()
+                {
+                    return Err(ConfigError::ClientCert {
+                        listener: name,
+                        problem: format!(
+                            "tlsClientCa, requireClientCert and certIdentityAsUsername apply to tls and wss listeners, not {}",
+                            l.protocol.as_str()
+                        ),
+                    });
+                }
                 None
             };
             let tenant = l.tenant.clone().filter(|t| !t.is_empty());
+            check_tenant_id(|| format!("listener `{name}` tenant"), tenant.as_deref())?;
             let gateway = tenant.is_none() && self.tenancy.is_some();
             if gateway && matches!(l.protocol, Protocol::Ws | Protocol::Wss) {
                 return Err(ConfigError::TenantListener {
@@ -318,6 +407,73 @@ impl ServerConfig {
             hook_timeout,
             tenancy: self.tenancy.clone(),
         })
+    }
+}
+
+/// Refuses the first unknown key of the config, its listeners or `tenancy`
+/// (what `deny_unknown_fields` would refuse, but with where and a suggestion).
+/// Values of the wrong shape are left to serde.
+fn check_keys(config: &serde_json::Value) -> Result<(), ConfigError> {
+    if strict::reverted() {
+        return Ok(());
+    }
+    let unknown = |object: &serde_json::Value,
+                   known: &'static [&'static str],
+                   kind: &'static str,
+                   context: String| {
+        let Some(object) = object.as_object() else {
+            return Ok(());
+        };
+        match strict::unknown_key(object, known) {
+            None => Ok(()),
+            Some((key, suggestion)) => Err(ConfigError::UnknownKey {
+                context,
+                kind,
+                key,
+                suggestion,
+                known,
+            }),
+        }
+    };
+    unknown(
+        config,
+        strict::field_names::<ServerConfig>(),
+        "config",
+        String::new(),
+    )?;
+    if let Some(listeners) = config.get("listeners").and_then(|l| l.as_array()) {
+        for (i, l) in listeners.iter().enumerate() {
+            let context = match l.get("name").and_then(|n| n.as_str()) {
+                Some(name) if !name.is_empty() => format!("listener `{name}` (listeners[{i}]): "),
+                _ => format!("listeners[{i}]: "),
+            };
+            unknown(
+                l,
+                strict::field_names::<ListenerConfig>(),
+                "listener",
+                context,
+            )?;
+        }
+    }
+    if let Some(tenancy) = config.get("tenancy") {
+        unknown(
+            tenancy,
+            strict::field_names::<TenancyConfig>(),
+            "tenancy",
+            String::new(),
+        )?;
+    }
+    Ok(())
+}
+
+/// A tenant id written in the config (`None`: absent), checked against the rule.
+fn check_tenant_id(field: impl FnOnce() -> String, id: Option<&str>) -> Result<(), ConfigError> {
+    match id {
+        Some(id) if !is_valid_tenant_id(id) => Err(ConfigError::InvalidTenant {
+            field: field(),
+            id: tenant_id::shown(id),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -378,6 +534,16 @@ fn validate_limits(listener: &str, l: &ListenerConfig) -> Result<ListenerLimits,
             MAX_SESSION_EXPIRY_INTERVAL_SECS,
         )?
         .map_or(d.max_session_expiry_interval, secs),
+        connect_timeout: limit(
+            "connectTimeoutSecs",
+            &l.connect_timeout_secs,
+            CONNECT_TIMEOUT_SECS,
+        )?
+        .map_or(d.connect_timeout, secs),
+        max_client_id_len: limit("maxClientIdLen", &l.max_client_id_len, MAX_CLIENT_ID_LEN)?
+            .map_or(d.max_client_id_len, |v| v as usize),
+        max_topic_aliases: limit("maxTopicAliases", &l.max_topic_aliases, MAX_TOPIC_ALIASES)?
+            .map_or(d.max_topic_aliases, |v| v as u16),
     })
 }
 
@@ -424,7 +590,52 @@ fn validate_tls(listener: &str, l: &ListenerConfig) -> Result<TlsFiles, ConfigEr
     Ok(TlsFiles {
         cert: cert.clone(),
         key: key.clone(),
+        client_auth: validate_client_auth(listener, l)?,
     })
+}
+
+/// The mTLS options of a tls/wss listener; `tlsClientCa` is what turns them on.
+fn validate_client_auth(
+    listener: &str,
+    l: &ListenerConfig,
+) -> Result<Option<ClientAuth>, ConfigError> {
+    let client_err = |problem: &str| ConfigError::ClientCert {
+        listener: listener.to_string(),
+        problem: problem.to_string(),
+    };
+    let Some(ca) = l.tls_client_ca.as_ref().filter(|s| !s.is_empty()) else {
+        if l.require_client_cert == Some(true) {
+            return Err(client_err(
+                "requireClientCert needs tlsClientCa (the CAs that sign client certificates)",
+            ));
+        }
+        if l.cert_identity_as_username == Some(true) {
+            return Err(client_err(
+                "certIdentityAsUsername needs tlsClientCa (the CAs that sign client certificates)",
+            ));
+        }
+        return Ok(None);
+    };
+    let ca_err = |problem: String| ConfigError::TlsFile {
+        listener: listener.to_string(),
+        path: ca.clone(),
+        problem,
+    };
+    if !Path::new(ca).is_file() {
+        return Err(ca_err("file not found".into()));
+    }
+    let cas = CertificateDer::pem_file_iter(ca)
+        .map_err(|e| ca_err(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ca_err(e.to_string()))?;
+    if cas.is_empty() {
+        return Err(ca_err("no PEM certificate in file".into()));
+    }
+    Ok(Some(ClientAuth {
+        ca: ca.clone(),
+        required: l.require_client_cert.unwrap_or(false),
+        identity_as_username: l.cert_identity_as_username.unwrap_or(false),
+    }))
 }
 
 #[cfg(test)]
@@ -491,6 +702,109 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_key_names_where_it_is_and_the_nearest_known_key() {
+        let cases = [
+            (
+                r#"{"listeners":[{"name":"tcp","port":0,"protocol":"tcp","allowAnonymus":false}]}"#,
+                r#"invalid configuration: listener `tcp` (listeners[0]): unknown listener key "allowAnonymus" (did you mean "allowAnonymous"?)"#,
+            ),
+            (
+                r#"{"listeners":[{"port":0,"protocol":"tcp"},{"port":0,"protocol":"tcp","maxClientIDLen":30}]}"#,
+                r#"invalid configuration: listeners[1]: unknown listener key "maxClientIDLen" (did you mean "maxClientIdLen"?)"#,
+            ),
+            (
+                r#"{"listeners":[{"port":0,"protocol":"tcp"}],"hookTimeout":5}"#,
+                r#"invalid configuration: unknown config key "hookTimeout" (did you mean "hookTimeoutMs"?)"#,
+            ),
+            (
+                r#"{"listeners":[{"port":0,"protocol":"tcp"}],"tenancy":{"fallback":"a"}}"#,
+                r#"invalid configuration: unknown tenancy key "fallback" (known keys: usernameSeparator, fallbackTenant)"#,
+            ),
+        ];
+        for (json, message) in cases {
+            let err = ServerConfig::from_json(json).expect_err(json);
+            assert_eq!(err.code(), "ERR_INVALID_CONFIG");
+            assert_eq!(err.to_string(), message);
+            assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn serde_itself_denies_unknown_fields() {
+        let json = r#"{"listeners":[{"port":0,"protocol":"tcp","allowAnonymus":false}]}"#;
+        let err = serde_json::from_str::<ServerConfig>(json).expect_err("unknown field");
+        assert!(
+            err.to_string().contains("unknown field `allowAnonymus`"),
+            "{err}"
+        );
+        let json = r#"{"usernameSeparator":"@","fallbackTenant":"a","x":1}"#;
+        assert!(serde_json::from_str::<TenancyConfig>(json).is_err());
+    }
+
+    #[test]
+    fn every_documented_key_is_known_and_the_seed_keys_are_accepted() {
+        let listener = strict::field_names::<ListenerConfig>();
+        for key in [
+            "name",
+            "address",
+            "port",
+            "protocol",
+            "tlsCert",
+            "tlsKey",
+            "allowAnonymous",
+            "tenant",
+            "connectTimeoutSecs",
+            "maxClientIdLen",
+            "maxTopicAliases",
+            "tlsClientCa",
+            "requireClientCert",
+            "certIdentityAsUsername",
+        ] {
+            assert!(listener.contains(&key), "{key}");
+        }
+        config(
+            r#"{"listeners":[{"name":"tcp","address":"127.0.0.1","port":0,"protocol":"tcp",
+            "allowAnonymous":true}],"pluginsConfigDir":null,"pluginsDefaultStartups":["rmqtt-acl"]}"#,
+        )
+        .expect("the seed's keys are accepted");
+    }
+
+    #[test]
+    fn tenant_ids_in_the_config_follow_the_rule() {
+        for id in ["#", "+", "a/b", ".", "..", "$SYS", r"a\u0000b", "a@b"] {
+            let json = format!(
+                r#"{{"listeners":[{{"name":"t","port":0,"protocol":"tcp","tenant":"{id}"}}]}}"#
+            );
+            let err = config(&json).expect_err(&json);
+            assert_eq!(err.code(), "ERR_INVALID_TENANT", "{json}: {err}");
+            assert!(err.to_string().contains("listener `t` tenant"), "{err}");
+            let json = format!(
+                r#"{{"listeners":[{{"port":0,"protocol":"tcp"}}],"tenancy":{{"fallbackTenant":"{id}"}}}}"#
+            );
+            let err = config(&json).expect_err(&json);
+            assert_eq!(err.code(), "ERR_INVALID_TENANT", "{json}: {err}");
+            assert!(
+                err.to_string().contains("tenancy.fallbackTenant")
+                    && err.to_string().contains(tenant_id::TENANT_ID_RULE),
+                "{err}"
+            );
+        }
+        let long = "x".repeat(300);
+        let json = format!(r#"{{"listeners":[{{"port":0,"protocol":"tcp","tenant":"{long}"}}]}}"#);
+        assert_eq!(
+            config(&json).expect_err("long").code(),
+            "ERR_INVALID_TENANT"
+        );
+        let c = config(
+            r#"{"listeners":[{"port":0,"protocol":"tcp","tenant":"A-b_c.9"},
+            {"port":0,"protocol":"tcp","tenant":""}],"tenancy":{"fallbackTenant":"acme"}}"#,
+        )
+        .expect("valid ids; an empty tenant is none");
+        assert_eq!(c.listeners[0].tenant.as_deref(), Some("A-b_c.9"));
+        assert!(c.listeners[1].gateway);
+    }
+
+    #[test]
     fn default_limits_are_rmqtt_defaults() {
         let b = rmqtt::net::Builder::new();
         let d = ListenerLimits::default();
@@ -499,6 +813,9 @@ mod tests {
         assert_eq!(d.max_packet_size, b.max_packet_size);
         assert_eq!(d.session_expiry_interval, b.session_expiry_interval);
         assert_eq!(d.max_session_expiry_interval, b.max_session_expiry_interval);
+        // The safety limits are stricter than rmqtt's.
+        assert!(d.connect_timeout < b.handshake_timeout);
+        assert!(d.max_client_id_len < b.max_clientid_len);
         let c = config(r#"{"listeners":[{"port":0,"protocol":"tcp"}]}"#).expect("valid");
         assert_eq!(c.listeners[0].limits, d);
     }

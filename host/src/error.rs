@@ -6,6 +6,21 @@
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Malformed(String),
+    /// A key no field takes (`context`: where, e.g. `listeners[0] ("tcp"): `;
+    /// `kind`: whose key, e.g. `listener`), with the nearest known key when
+    /// one is close, else the known keys.
+    #[error("invalid configuration: {context}unknown {kind} key \"{key}\" {}", crate::strict::hint(*.suggestion, .known))]
+    UnknownKey {
+        context: String,
+        kind: &'static str,
+        key: String,
+        suggestion: Option<&'static str>,
+        known: &'static [&'static str],
+    },
+    /// A tenant id that breaks [`crate::tenants::id::TENANT_ID_RULE`]
+    /// (`field`: where it was written; `id`: quoted).
+    #[error("invalid configuration: {field} is {id}, not a valid tenant id: {rule}", rule = crate::tenants::id::TENANT_ID_RULE)]
+    InvalidTenant { field: String, id: String },
     #[error("invalid configuration: at least one listener is required")]
     NoListeners,
     #[error("invalid configuration: listener `{listener}` has port {port}; use an integer from 1 to 65535 (0 lets the OS pick)")]
@@ -34,6 +49,8 @@ pub enum ConfigError {
         listener: String,
         protocol: &'static str,
     },
+    #[error("invalid configuration: listener `{listener}`: {problem}")]
+    ClientCert { listener: String, problem: String },
     #[error("invalid configuration: listener `{listener}` has {field} {value}; use an integer from {min} to {max}")]
     Limit {
         listener: String,
@@ -48,7 +65,8 @@ impl ConfigError {
     /// The stable error code.
     pub fn code(&self) -> &'static str {
         match self {
-            ConfigError::Malformed(_) => "ERR_INVALID_CONFIG",
+            ConfigError::Malformed(_) | ConfigError::UnknownKey { .. } => "ERR_INVALID_CONFIG",
+            ConfigError::InvalidTenant { .. } => "ERR_INVALID_TENANT",
             ConfigError::NoListeners => "ERR_CONFIG_NO_LISTENERS",
             ConfigError::Port { .. } => "ERR_CONFIG_PORT",
             ConfigError::DuplicatePort { .. } => "ERR_CONFIG_DUPLICATE_PORT",
@@ -58,6 +76,7 @@ impl ConfigError {
             ConfigError::HookTimeout(_) => "ERR_CONFIG_HOOK_TIMEOUT",
             ConfigError::TenantListener { .. } => "ERR_CONFIG_TENANT_LISTENER",
             ConfigError::Limit { .. } => "ERR_CONFIG_LIMIT",
+            ConfigError::ClientCert { .. } => "ERR_CONFIG_CLIENT_CERT",
         }
     }
 }
@@ -87,6 +106,15 @@ pub enum BrokerError {
     UnknownTenant(String),
     #[error("tenant `{0}` is already declared")]
     TenantExists(String),
+    /// A config names a tenant that `add_tenant` did not declare (`field`:
+    /// where, e.g. ``listener `x` tenant``).
+    #[error(
+        "{field} names tenant `{id}`, which is not declared; declare it (addTenant) before start"
+    )]
+    UndeclaredTenant { field: String, id: String },
+    /// `id` (quoted) breaks [`crate::tenants::id::TENANT_ID_RULE`].
+    #[error("invalid tenant id {0}: {rule}", rule = crate::tenants::id::TENANT_ID_RULE)]
+    InvalidTenant(String),
     #[error("the broker failed: {0}")]
     Internal(String),
 }
@@ -104,6 +132,8 @@ impl BrokerError {
             BrokerError::InvalidTopic { .. } => "ERR_INVALID_TOPIC",
             BrokerError::UnknownTenant(_) => "ERR_TENANT_UNKNOWN",
             BrokerError::TenantExists(_) => "ERR_TENANT_EXISTS",
+            BrokerError::UndeclaredTenant { .. } => "ERR_TENANT_UNKNOWN",
+            BrokerError::InvalidTenant(_) => "ERR_INVALID_TENANT",
             BrokerError::Internal(_) => "ERR_INTERNAL",
         }
     }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod logging;
+mod strict;
 pub mod tenants;
 pub mod topic;
 pub mod wasm;

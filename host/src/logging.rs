@@ -3,11 +3,14 @@
 //!
 //! The `log` crate has one logger per process: this module installs it once.
 //! WARN and ERROR pass from every target; INFO and below only from
-//! `rmqtt_js*` targets (wasm policy logs among them).
+//! `rmqtt_js*` targets (wasm policy logs among them). Repeated WARNs of the
+//! hook router go through [`limit`] first.
 
 use std::sync::{Arc, OnceLock, RwLock};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+pub mod limit;
 
 /// One log line.
 #[derive(Debug, Clone, PartialEq, Eq)]

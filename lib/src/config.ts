@@ -4,6 +4,7 @@
  */
 
 import { RmqttError } from "./errors";
+import { checkKeys } from "./strict";
 import type { ListenerConfig, MultiProtocolOptions, ServerConfig } from "./types";
 
 /** One TCP listener. Port 0 lets the OS pick (see `server.listeners`). */
@@ -13,8 +14,26 @@ export function basicConfig(port = 1883, address = "0.0.0.0"): ServerConfig {
   };
 }
 
-/** TCP and WS listeners, plus TLS and WSS when both `tlsCert` and `tlsKey` are given. */
+/** Every key of `MultiProtocolOptions`; the `Record` type keeps the list complete. */
+const MULTI_PROTOCOL_KEYS = Object.keys({
+  tcpPort: true,
+  tlsPort: true,
+  wsPort: true,
+  wssPort: true,
+  address: true,
+  tlsCert: true,
+  tlsKey: true,
+  allowAnonymous: true,
+} satisfies Record<keyof MultiProtocolOptions, true>);
+
+/**
+ * TCP and WS listeners, plus TLS and WSS when both `tlsCert` and `tlsKey` are given.
+ * @throws RmqttError `ERR_INVALID_CONFIG` (an unknown option)
+ */
 export function multiProtocolConfig(options: MultiProtocolOptions = {}): ServerConfig {
+  if (typeof options === "object" && options !== null) {
+    checkKeys(options, MULTI_PROTOCOL_KEYS, "ERR_INVALID_CONFIG", "createMultiProtocolConfig(options)");
+  }
   const {
     tcpPort = 1883,
     wsPort = 8080,
@@ -40,7 +59,11 @@ export function multiProtocolConfig(options: MultiProtocolOptions = {}): ServerC
 
 /**
  * The JSON the host parses. The host validates the content (and names the
- * error: `ERR_CONFIG_PORT`, ...); this only rejects what is not a config object.
+ * error: `ERR_CONFIG_PORT`, an unknown key as `ERR_INVALID_CONFIG` with the
+ * nearest known one, ...); this only rejects what is not a config object.
+ * A key whose value is a function or a symbol (which JSON would drop) is
+ * kept, as a string, so that the host refuses it if it is unknown; a key
+ * whose value is `undefined` is absent, as everywhere in the API.
  * @throws RmqttError `ERR_INVALID_CONFIG`
  */
 export function configToJson(config: unknown): string {
@@ -57,7 +80,9 @@ export function configToJson(config: unknown): string {
     checkPort(listener);
   }
   try {
-    return JSON.stringify(config);
+    return JSON.stringify(config, (_key, value: unknown) =>
+      typeof value === "function" || typeof value === "symbol" ? `[${typeof value}]` : value,
+    );
   } catch (cause) {
     throw new RmqttError("ERR_INVALID_CONFIG", "the configuration cannot be serialized", { cause });
   }

@@ -5,6 +5,7 @@
  */
 
 import { RmqttError } from "./errors";
+import { checkKeys, hint } from "./strict";
 import type { PolicyHandle } from "./native";
 import { policyHandle, WasmPolicy } from "./policy";
 import type {
@@ -73,7 +74,7 @@ export type Hooks = {
   [K in HookName]?: HookCallbacks[K] | WasmPolicy | null | undefined;
 };
 
-/** Options of `setHooks`. */
+/** Options of `setHooks` (an unknown key: `ERR_INVALID_OPTIONS`). */
 export interface SetHooksOptions {
   /**
    * Replace the whole set: hooks not named in this call are unbound.
@@ -136,10 +137,7 @@ export function mergeHooks(current: Readonly<Hooks>, hooks: unknown, options?: u
   const next: Record<string, unknown> = replaceRequested(options) ? {} : { ...current };
   for (const [name, value] of Object.entries(hooks)) {
     if (!KNOWN.has(name)) {
-      throw new RmqttError(
-        "ERR_INVALID_HOOK",
-        `unknown hook \`${name}\`; known hooks: ${HOOK_NAMES.join(", ")}`,
-      );
+      throw new RmqttError("ERR_INVALID_HOOK", `unknown hook "${name}" ${hint(name, HOOK_NAMES, "hooks")}`);
     }
     if (value === null) {
       delete next[name];
@@ -166,6 +164,9 @@ export function toNativeHooks(hooks: Readonly<Hooks>): NativeHooks {
   return table;
 }
 
+/** Every key of `SetHooksOptions`; the `Record` type keeps the list complete. */
+const SET_HOOKS_OPTION_KEYS = Object.keys({ replace: true } satisfies Record<keyof SetHooksOptions, true>);
+
 function replaceRequested(options: unknown): boolean {
   if (options === undefined) {
     return false;
@@ -173,6 +174,7 @@ function replaceRequested(options: unknown): boolean {
   if (typeof options !== "object" || options === null) {
     throw new RmqttError("ERR_INVALID_OPTIONS", "setHooks(hooks, options): options must be an object");
   }
+  checkKeys(options, SET_HOOKS_OPTION_KEYS, "ERR_INVALID_OPTIONS", "setHooks(hooks, options)");
   const { replace } = options as SetHooksOptions;
   if (replace !== undefined && typeof replace !== "boolean") {
     throw new RmqttError("ERR_INVALID_OPTIONS", "setHooks(hooks, { replace }): replace must be a boolean");

@@ -29,6 +29,7 @@ export type {
 export type {
   AuthenticationRequest,
   AuthenticationResult,
+  ClientCertificate,
   ConnackInfo,
   ConnectInfo,
   ListenerConfig,

@@ -8,8 +8,9 @@
 import { RmqttError, toRmqttError } from "./errors";
 import type { HookName } from "./hooks";
 import { native, type PolicyHandle } from "./native";
+import { checkKeys } from "./strict";
 
-/** Options of `WasmPolicy.load`. Absent fields keep the defaults. */
+/** Options of `WasmPolicy.load`. Absent fields keep the defaults; an unknown key is `ERR_POLICY_OPTIONS`. */
 export interface WasmPolicyOptions {
   /** Names the policy in logs and errors. Default: the file name without extension, or `"policy"` for bytes. */
   name?: string;
@@ -45,7 +46,13 @@ interface NativeLoaded {
   timeoutMs: number;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(["name", "timeoutMs", "maxMemoryBytes", "maxInstances"]);
+/** Every key of `WasmPolicyOptions`; the `Record` type keeps the list complete. */
+const OPTION_KEYS = Object.keys({
+  name: true,
+  timeoutMs: true,
+  maxMemoryBytes: true,
+  maxInstances: true,
+} satisfies Record<keyof WasmPolicyOptions, true>);
 
 /** Lets only `WasmPolicy.load` construct instances. */
 const TOKEN = Symbol("WasmPolicy");
@@ -154,10 +161,8 @@ function checkOptions(options: unknown): void {
   if (typeof options !== "object" || options === null) {
     throw new RmqttError("ERR_POLICY_OPTIONS", "WasmPolicy.load(source, options): options must be an object");
   }
+  checkKeys(options, OPTION_KEYS, "ERR_POLICY_OPTIONS", "WasmPolicy.load(source, options)");
   for (const [key, value] of Object.entries(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new RmqttError("ERR_POLICY_OPTIONS", `unknown WasmPolicy option \`${key}\``);
-    }
     if (value === undefined) {
       continue;
     }

@@ -11,7 +11,15 @@ import { attachLogger, defaultLogger, detachLogger } from "./logging";
 import { native, type ServerHandle } from "./native";
 import type { WasmPolicy } from "./policy";
 import { toServerStats, type ServerStats } from "./stats";
-import { TenantRegistry, type Tenant, type TenantOptions, type TenantResolver, type TenantStats } from "./tenants";
+import { checkKeys } from "./strict";
+import {
+  checkTenantId,
+  TenantRegistry,
+  type Tenant,
+  type TenantOptions,
+  type TenantResolver,
+  type TenantStats,
+} from "./tenants";
 import type {
   ListenerInfo,
   Logger,
@@ -20,6 +28,15 @@ import type {
   PublishOptions,
   ServerConfig,
 } from "./types";
+
+/** Every key of `MqttServerOptions`; the `Record` type keeps the list complete. */
+const SERVER_OPTION_KEYS = Object.keys({ logger: true } satisfies Record<keyof MqttServerOptions, true>);
+/** Every key of `PublishOptions`. */
+const PUBLISH_OPTION_KEYS = Object.keys({
+  qos: true,
+  retain: true,
+  tenant: true,
+} satisfies Record<keyof PublishOptions, true>);
 
 export class MqttServer {
   readonly #handle: ServerHandle;
@@ -32,10 +49,14 @@ export class MqttServer {
   #lifecycle: Promise<unknown> = Promise.resolve();
   readonly #tenants: TenantRegistry;
 
+  /**
+   * @throws RmqttError `ERR_INVALID_OPTIONS` (not an object, an unknown key, a `logger` that is not a function)
+   */
   constructor(options: MqttServerOptions = {}) {
     if (typeof options !== "object" || options === null) {
       throw new RmqttError("ERR_INVALID_OPTIONS", "new MqttServer(options): options must be an object");
     }
+    checkKeys(options, SERVER_OPTION_KEYS, "ERR_INVALID_OPTIONS", "new MqttServer(options)");
     if (options.logger !== undefined && typeof options.logger !== "function") {
       throw new RmqttError("ERR_INVALID_OPTIONS", "new MqttServer(options): `logger` must be a function");
     }
@@ -70,7 +91,13 @@ export class MqttServer {
   /**
    * Starts the broker; resolves when every listener is bound (see
    * `listeners` for the bound ports).
-   * @throws RmqttError `ERR_ALREADY_RUNNING`, `ERR_INVALID_CONFIG`, `ERR_CONFIG_*`, `ERR_BIND`, `ERR_CLOSED`
+   * An unknown key in the config, a listener or `tenancy` is refused with
+   * `ERR_INVALID_CONFIG`, naming the nearest known key; a tenant id that
+   * breaks the rule (`TENANT_ID_RULE`) with `ERR_INVALID_TENANT`; a listener
+   * `tenant` or `tenancy.fallbackTenant` not declared with `addTenant` with
+   * `ERR_TENANT_UNKNOWN`.
+   * @throws RmqttError `ERR_ALREADY_RUNNING`, `ERR_INVALID_CONFIG`, `ERR_CONFIG_*`, `ERR_INVALID_TENANT`,
+   *   `ERR_TENANT_UNKNOWN`, `ERR_BIND`, `ERR_CLOSED`
    */
   async start(config: ServerConfig): Promise<void> {
     this.#assertOpen();
@@ -153,7 +180,7 @@ export class MqttServer {
    * `options.tenant`, to that tenant's clients only (its topic tree, retained
    * store and hooks); without, to the default (tenant-less) clients.
    * @throws RmqttError `ERR_NOT_RUNNING`, `ERR_INVALID_TOPIC`, `ERR_INVALID_QOS`, `ERR_INVALID_PAYLOAD`,
-   *   `ERR_TENANT_UNKNOWN`, `ERR_INVALID_TENANT`, `ERR_CLOSED`
+   *   `ERR_INVALID_OPTIONS` (an unknown option), `ERR_TENANT_UNKNOWN`, `ERR_INVALID_TENANT`, `ERR_CLOSED`
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     try {
@@ -176,12 +203,15 @@ export class MqttServer {
       throw new RmqttError("ERR_INVALID_TOPIC", "publish(topic, ...): topic must be a string");
     }
     const bytes = toBuffer(payload);
+    if (typeof options === "object" && options !== null) {
+      checkKeys(options, PUBLISH_OPTION_KEYS, "ERR_INVALID_OPTIONS", "publish(topic, payload, options)");
+    }
     const { qos = 0, retain = false, tenant } = options ?? {};
     if (typeof qos !== "number" || !Number.isInteger(qos)) {
       throw new RmqttError("ERR_INVALID_QOS", `invalid QoS ${String(qos)}; use 0, 1 or 2`);
     }
-    if (tenant !== undefined && (typeof tenant !== "string" || tenant.length === 0)) {
-      throw new RmqttError("ERR_INVALID_TENANT", "publish(..., { tenant }): tenant must be a non-empty string");
+    if (tenant !== undefined) {
+      checkTenantId(tenant, "publish(..., { tenant })");
     }
     try {
       await native.serverPublish(this.#handle, topic, bytes, qos, retain === true, tenant ?? null);
@@ -192,8 +222,11 @@ export class MqttServer {
 
   /**
    * Declares a tenant with its hooks, before `start` or while running (its
-   * broker starts at once). See the README section "Tenants".
-   * @throws RmqttError `ERR_TENANT_EXISTS`, `ERR_INVALID_TENANT`, `ERR_INVALID_HOOK`, `ERR_POLICY_*`, `ERR_CLOSED`
+   * broker starts at once). See the README section "Tenants". `id` follows
+   * `TENANT_ID_RULE` (1 to 64 characters from `A-Z a-z 0-9 _ . -`, not `.`
+   * or `..`).
+   * @throws RmqttError `ERR_TENANT_EXISTS`, `ERR_INVALID_TENANT`, `ERR_INVALID_OPTIONS` (an unknown option),
+   *   `ERR_INVALID_HOOK`, `ERR_POLICY_*`, `ERR_CLOSED`
    */
   async addTenant(id: string, options: TenantOptions = {}): Promise<Tenant> {
     return this.#serialize(() => this.#tenants.add(id, options));

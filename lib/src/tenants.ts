@@ -16,20 +16,58 @@ import {
 } from "./native";
 import { policyHandle, WasmPolicy, type WasmPolicyOptions } from "./policy";
 import { toServerStats, type ServerStats } from "./stats";
+import { checkKeys } from "./strict";
 import type { AuthenticationRequest } from "./types";
 
-/** Options of `server.addTenant`. */
+/** Options of `server.addTenant` (an unknown key: `ERR_INVALID_OPTIONS`). */
 export interface TenantOptions {
   /** The tenant's hooks, as for `server.setHooks` (JS functions or `WasmPolicy`s). Default: none. */
   hooks?: Hooks;
+}
+
+/** Every key of `TenantOptions`; the `Record` type keeps the list complete. */
+const TENANT_OPTION_KEYS = Object.keys({ hooks: true } satisfies Record<keyof TenantOptions, true>);
+
+/**
+ * The rule every tenant id follows, wherever it is written (`addTenant`, a
+ * listener's `tenant`, `tenancy.fallbackTenant`, `user@tenant`, a resolver's
+ * answer): no MQTT wildcard or separator, no `@`, no `$`, no control
+ * character, no path component. The host checks the same rule.
+ */
+export const TENANT_ID_RULE =
+  'a tenant id is 1 to 64 characters from A-Z, a-z, 0-9, "_", "." and "-", and not "." or ".."';
+
+const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Whether `id` follows `TENANT_ID_RULE`. */
+export function isValidTenantId(id: unknown): id is string {
+  return typeof id === "string" && TENANT_ID.test(id) && id !== "." && id !== "..";
+}
+
+/**
+ * Throws unless `id` follows `TENANT_ID_RULE`; `what` names the argument,
+ * e.g. `"addTenant(id)"`.
+ * @throws RmqttError `ERR_INVALID_TENANT`
+ */
+export function checkTenantId(id: unknown, what: string): asserts id is string {
+  if (isValidTenantId(id)) {
+    return;
+  }
+  const shown =
+    typeof id !== "string"
+      ? `not a string (${id === null ? "null" : typeof id})`
+      : [...id].length > 64
+        ? `${JSON.stringify([...id].slice(0, 64).join(""))}… (${[...id].length} characters)`
+        : JSON.stringify(id);
+  throw new RmqttError("ERR_INVALID_TENANT", `${what}: invalid tenant id ${shown}: ${TENANT_ID_RULE}`);
 }
 
 /**
  * Picks the tenant of a connecting client on listeners without a `tenant`
  * (see `ServerConfig.tenancy`): a tenant id, or `null`/`undefined` to let the
  * next rule (`user@tenant`, then the fallback) decide. May return a Promise;
- * a throw, a rejection, another answer or a timeout (`hookTimeoutMs`)
- * refuses the client. `setTenantResolver` also takes a `WasmPolicy` that
+ * a throw, a rejection, another answer, an id that breaks `TENANT_ID_RULE`
+ * (with a WARN) or a timeout (`hookTimeoutMs`) refuses the client. `setTenantResolver` also takes a `WasmPolicy` that
  * exports `rmqtt:hooks/tenant-resolver`.
  */
 export type TenantResolver = (
@@ -157,12 +195,11 @@ export class TenantRegistry {
 
   async add(id: unknown, options: TenantOptions = {}): Promise<Tenant> {
     this.#link.assertOpen();
-    if (typeof id !== "string" || id.length === 0) {
-      throw new RmqttError("ERR_INVALID_TENANT", "addTenant(id, ...): id must be a non-empty string");
-    }
+    checkTenantId(id, "addTenant(id)");
     if (typeof options !== "object" || options === null) {
       throw new RmqttError("ERR_INVALID_OPTIONS", "addTenant(id, options): options must be an object");
     }
+    checkKeys(options, TENANT_OPTION_KEYS, "ERR_INVALID_OPTIONS", "addTenant(id, options)");
     const hooks = mergeHooks({}, options.hooks ?? {});
     try {
       await native.serverAddTenant(this.#link.handle, id, toNativeHooks(hooks));

@@ -62,7 +62,7 @@ export interface SubscribeOptions {
   qos?: QoS;
 }
 
-/** Options of `server.publish`. */
+/** Options of `server.publish` (an unknown key: `ERR_INVALID_OPTIONS`). */
 export interface PublishOptions {
   /** 0, 1 or 2; default 0. */
   qos?: QoS;
@@ -71,7 +71,7 @@ export interface PublishOptions {
   /**
    * Publish to one tenant's clients (its own topic tree, retained store and
    * hooks) instead of the default, tenant-less ones. Unknown tenant:
-   * `ERR_TENANT_UNKNOWN`.
+   * `ERR_TENANT_UNKNOWN`; an id that breaks the tenant id rule: `ERR_INVALID_TENANT`.
    */
   tenant?: string;
 }
@@ -89,6 +89,24 @@ export interface AuthenticationRequest {
   /** Clean session (3.x) or clean start (5.0). */
   cleanSession: boolean;
   tenant?: string;
+  /**
+   * The client certificate verified at the TLS handshake, on a `tls`/`wss`
+   * listener with `tlsClientCa`; absent when the client presented none.
+   */
+  clientCert?: ClientCertificate;
+}
+
+/** A client certificate that chained to the listener's `tlsClientCa`. */
+export interface ClientCertificate {
+  /** The subject's common name (CN), or `null` when it has none. */
+  commonName: string | null;
+  /** The subject distinguished name, e.g. `"CN=dev1, O=Acme"`. */
+  subject: string;
+  /**
+   * SHA-256 of the certificate's DER as lowercase hex without colons
+   * (`openssl x509 -fingerprint -sha256`, lowercased, colons removed).
+   */
+  fingerprintSha256: string;
 }
 
 export interface AuthenticationResult {
@@ -135,7 +153,7 @@ export interface ConnackInfo extends ConnectInfo {
   connAck: string;
 }
 
-/** Options of `MqttServer.createMultiProtocolConfig`. */
+/** Options of `MqttServer.createMultiProtocolConfig` (an unknown key: `ERR_INVALID_CONFIG`). */
 export interface MultiProtocolOptions {
   tcpPort?: number;
   tlsPort?: number;
@@ -147,6 +165,11 @@ export interface MultiProtocolOptions {
   allowAnonymous?: boolean;
 }
 
+/**
+ * One listener. An unknown key is refused by `start` with
+ * `ERR_INVALID_CONFIG`, naming the listener and the nearest known key
+ * (`unknown listener key "allowAnonymus" (did you mean "allowAnonymous"?)`).
+ */
 export interface ListenerConfig {
   name: string;
   /** Default "0.0.0.0". */
@@ -162,7 +185,9 @@ export interface ListenerConfig {
   allowAnonymous?: boolean;
   /**
    * Every client of this listener belongs to this tenant (declared with
-   * `server.addTenant`; an undeclared one fails `start` with `ERR_TENANT_UNKNOWN`).
+   * `server.addTenant`; an undeclared one fails `start` with
+   * `ERR_TENANT_UNKNOWN`, an id that breaks the tenant id rule with
+   * `ERR_INVALID_TENANT`). `""` is the same as absent.
    */
   tenant?: string;
   /**
@@ -201,6 +226,39 @@ export interface ListenerConfig {
    * clients ask for. Integer seconds 1–4294967295; default: no bound.
    */
   maxSessionExpiryIntervalSecs?: number;
+  /**
+   * Seconds a new connection has to send a complete CONNECT (after its TLS
+   * or WebSocket handshake); a connection that sends none in time is
+   * closed. Integer 1–3600; default 10.
+   */
+  connectTimeoutSecs?: number;
+  /**
+   * The longest client identifier accepted, in bytes; a longer one is
+   * refused with CONNACK 0x85 "Client Identifier not valid" (MQTT 5) or
+   * return code 2 (MQTT 3.x). Integer 23–65535; default 256.
+   */
+  maxClientIdLen?: number;
+  /**
+   * Topic aliases an MQTT 5 client may use, advertised as Topic Alias
+   * Maximum in CONNACK (0: none). Integer 0–65535; default 10.
+   */
+  maxTopicAliases?: number;
+  /**
+   * PEM bundle of the CAs that sign client certificates (mTLS; tls and wss
+   * listeners only). A client certificate not signed by them is refused at
+   * the TLS layer.
+   */
+  tlsClientCa?: string;
+  /**
+   * Refuse, at the TLS layer, a client that presents no certificate (needs
+   * `tlsClientCa`). Default false.
+   */
+  requireClientCert?: boolean;
+  /**
+   * A client that sends no username gets its certificate's common name as
+   * its username (needs `tlsClientCa`). Default false.
+   */
+  certIdentityAsUsername?: boolean;
 }
 
 /**
@@ -216,13 +274,27 @@ export interface TenancyConfig {
    * Default `"@"`; `null` turns the username rule off.
    */
   usernameSeparator?: string | null;
-  /** The tenant of clients no rule resolves. Default: refuse them. */
+  /**
+   * The tenant of clients no rule resolves. Default: refuse them. It must
+   * be declared with `server.addTenant` before `start` (else
+   * `ERR_TENANT_UNKNOWN`) and follow the tenant id rule (else
+   * `ERR_INVALID_TENANT`).
+   */
   fallbackTenant?: string;
 }
 
+/**
+ * The server config. An unknown key (here, in a listener or in `tenancy`) is
+ * refused by `start` with `ERR_INVALID_CONFIG`, naming the nearest known key.
+ */
 export interface ServerConfig {
   listeners: ListenerConfig[];
+  /** Directory of rmqtt plugin config files (`<plugin>.toml`). */
   pluginsConfigDir?: string;
+  /**
+   * A key of the original rmqtt-js API, accepted and ignored: rmqtt-js
+   * starts the plugins it needs (retainer, shared subscriptions) itself.
+   */
   pluginsDefaultStartups?: string[];
   /** How long a decision hook may take before the client is denied (default 5000 ms). */
   hookTimeoutMs?: number;
@@ -254,6 +326,7 @@ export interface LogEntry {
 
 export type Logger = (entry: LogEntry) => void;
 
+/** Options of `new MqttServer(options)` (an unknown key: `ERR_INVALID_OPTIONS`). */
 export interface MqttServerOptions {
   /**
    * Receives the broker's log records (WARN and ERROR from everywhere, INFO

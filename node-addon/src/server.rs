@@ -3,6 +3,7 @@
 //! holds Node's event loop open while the broker runs, like a listening
 //! `net.Server` does).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use neon::prelude::*;
@@ -25,7 +26,11 @@ pub struct Server {
     bridge: Arc<Mutex<Option<Arc<BridgeSlot>>>>,
     /// A referenced channel, held while the broker runs.
     keepalive: Arc<Mutex<Option<Channel>>>,
+    /// The in-flight bound of the server's own hooks and its tenant resolver.
     in_flight: InFlight,
+    /// Each tenant's own in-flight bound, by tenant id (kept across
+    /// `setHooks` swaps, so hung calls of a replaced set still count).
+    tenant_in_flight: Mutex<HashMap<String, InFlight>>,
     /// Each tenant's bridge and the tenant resolver; emptied by `stop`.
     tenants: Arc<TenantBridges>,
 }
@@ -55,9 +60,19 @@ impl Server {
         &self.channel
     }
 
-    /// The bound on this server's JS calls in flight.
+    /// The bound on the JS calls in flight of this server's own hooks and
+    /// of its tenant resolver.
     pub(crate) fn in_flight(&self) -> &InFlight {
         &self.in_flight
+    }
+
+    /// The bound on the JS calls in flight of tenant `id`'s hooks: its own,
+    /// so that one tenant's hung hooks never refuse another's clients.
+    pub(crate) fn in_flight_of(&self, id: &str) -> InFlight {
+        lock(&self.tenant_in_flight)
+            .entry(id.to_string())
+            .or_default()
+            .clone()
     }
 
     /// The JS side of this server's tenants (for `crate::tenants`).
@@ -80,6 +95,7 @@ pub fn server_new(mut cx: FunctionContext) -> JsResult<ServerBox> {
         bridge: Arc::default(),
         keepalive: Arc::default(),
         in_flight: InFlight::default(),
+        tenant_in_flight: Mutex::default(),
         tenants: Arc::default(),
     }))
 }

@@ -1,5 +1,7 @@
 "use strict";
-// A throw-away self-signed certificate for the TLS and WSS listeners.
+// Throw-away certificates for the TLS and WSS listeners: a self-signed server
+// certificate, and for mTLS a small PKI (a CA, a server and a client
+// certificate it signed, and a self-signed "rogue" client certificate).
 
 const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -55,4 +57,72 @@ function makeSelfSignedCert(t) {
   return { cert, key, dir };
 }
 
-module.exports = { makeSelfSignedCert };
+/** Runs the openssl CLI in `dir`; throws with its stderr on failure. */
+function openssl(dir, args) {
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** An EC P-256 key and a self-signed certificate with extensions `ext`. */
+function selfSigned(dir, name, subj, ext) {
+  openssl(dir, [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", subj,
+    ...ext.flatMap((e) => ["-addext", e]),
+  ]);
+}
+
+/** An EC P-256 key and a certificate for `subj` signed by the CA `ca`. */
+function signedBy(dir, ca, name, subj, ext) {
+  openssl(dir, [
+    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj,
+  ]);
+  fs.writeFileSync(path.join(dir, `${name}.ext`), ext.join("\n") + "\n");
+  openssl(dir, [
+    "x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`,
+    "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`,
+  ]);
+}
+
+const CLIENT_EXT = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"];
+
+/**
+ * Writes a PKI for mutual TLS into a temporary directory removed after the
+ * test, with the openssl CLI (null when it is missing):
+ * - `ca`: a CA certificate (the listener's `tlsClientCa`);
+ * - `server`: a certificate for 127.0.0.1/localhost signed by the CA;
+ * - `client`: a client certificate signed by the CA, subject `clientSubject`;
+ * - `rogue`: a self-signed client certificate with the same subject.
+ * Each entry has `cert` and `key` file paths (`ca` only `cert`); `pem(entry)`
+ * reads the PEM text the `mqtt` client's `cert`/`key`/`ca` options take.
+ * @returns {null | {dir: string, ca: {cert: string}, server: {cert: string, key: string},
+ *   client: {cert: string, key: string}, rogue: {cert: string, key: string}}}
+ */
+function makeClientPki(t, { clientSubject = "/CN=dev-1/O=Acme Devices" } = {}) {
+  if (!hasOpenssl()) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmqtt-js-pki-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  selfSigned(dir, "ca", "/CN=rmqtt-js test CA", [
+    "basicConstraints=critical,CA:TRUE",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  signedBy(dir, "ca", "server", "/CN=localhost", [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ]);
+  signedBy(dir, "ca", "client", clientSubject, CLIENT_EXT);
+  selfSigned(dir, "rogue", clientSubject, CLIENT_EXT);
+  const pair = (name) => ({ cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}.key`) });
+  return { dir, ca: { cert: path.join(dir, "ca.pem") }, server: pair("server"), client: pair("client"), rogue: pair("rogue") };
+}
+
+/** The mqtt client's TLS options presenting `pair` (a `makeClientPki` entry). */
+function clientTlsOptions(pki, pair) {
+  const opts = { ca: fs.readFileSync(pki.ca.cert), rejectUnauthorized: true, servername: "localhost" };
+  if (pair) Object.assign(opts, { cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key) });
+  return opts;
+}
+
+module.exports = { makeSelfSignedCert, makeClientPki, clientTlsOptions };

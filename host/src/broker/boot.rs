@@ -13,9 +13,10 @@ use rmqtt::server::MqttServer;
 use super::listeners::{self, ListenerInfo};
 use crate::config::{Protocol, ValidConfig, ValidListener};
 use crate::error::BrokerError;
+use crate::hooks::listener_rules::{ListenerRules, ListenerTable};
 use crate::hooks::notify::Notifier;
-use crate::hooks::router::{HookRouter, HookSlot, ListenerRules, Traffic};
-use crate::hooks::HookStats;
+use crate::hooks::router::HookRouter;
+use crate::hooks::{HookSlot, HookStats, Traffic};
 use crate::tenants::gateway::{tls_acceptor, Gateway};
 use crate::tenants::resolve::{ResolverSlot, Rules};
 use crate::tenants::{Directory, Tenant};
@@ -69,12 +70,24 @@ pub async fn boot_server(
     tenants: &[Arc<Tenant>],
     resolver: Arc<ResolverSlot>,
 ) -> Result<BootedServer, BrokerError> {
+    let declared = |id: &str| tenants.iter().any(|d| d.id() == id);
     for l in &cfg.listeners {
-        if let Some(t) = &l.tenant {
-            if !tenants.iter().any(|d| d.id() == t) {
-                return Err(BrokerError::UnknownTenant(t.clone()));
-            }
+        if let Some(t) = l.tenant.as_ref().filter(|t| !declared(t)) {
+            return Err(BrokerError::UndeclaredTenant {
+                field: format!("listener `{}` tenant", l.name),
+                id: t.clone(),
+            });
         }
+    }
+    let fallback = cfg
+        .tenancy
+        .as_ref()
+        .and_then(|t| t.fallback_tenant.as_ref());
+    if let Some(t) = fallback.filter(|t| !declared(t) && !crate::strict::reverted()) {
+        return Err(BrokerError::UndeclaredTenant {
+            field: "tenancy.fallbackTenant".into(),
+            id: t.clone(),
+        });
     }
     let default_public: Vec<&ValidListener> = cfg.listeners_of(None).collect();
     let default = boot_context(cfg, default, &default_public).await?;
@@ -221,13 +234,10 @@ async fn boot_context(
         .collect();
 
     // rmqtt listener ids are 1-based positions in `all`.
-    let rules = std::iter::once(ListenerRules {
-        allow_anonymous: true,
-    })
-    .chain(all.iter().map(|(l, _)| ListenerRules {
+    let rules = ListenerTable::new(all.iter().map(|(l, _)| ListenerRules {
         allow_anonymous: l.allow_anonymous,
-    }))
-    .collect();
+        max_packet_size: l.limits.max_packet_size,
+    }));
     let notifier = Notifier::spawn(parts.stats.clone());
     Arc::new(HookRouter::new(
         parts.tenant.clone(),

@@ -25,8 +25,7 @@ pub use publish::OutgoingMessage;
 
 use crate::config::{ServerConfig, ValidConfig};
 use crate::error::BrokerError;
-use crate::hooks::router::{HookSlot, Traffic};
-use crate::hooks::{HookBackend, HookSet, HookStats};
+use crate::hooks::{HookBackend, HookSet, HookSlot, HookStats, Traffic};
 use crate::tenants::resolve::ResolverSlot;
 use crate::tenants::{Directory, Tenant, TenantStats};
 
@@ -227,7 +226,8 @@ impl Broker {
     }
 
     /// Declares a tenant with its hooks. Allowed before start and while
-    /// running (its context starts at once).
+    /// running (its context starts at once). `id` must follow
+    /// [`crate::tenants::id::TENANT_ID_RULE`] (else `InvalidTenant`).
     pub fn add_tenant(
         &self,
         id: String,
@@ -235,6 +235,9 @@ impl Broker {
     ) -> impl Future<Output = Result<Arc<Tenant>, BrokerError>> + Send + 'static {
         let inner = self.inner.clone();
         async move {
+            if !crate::tenants::id::is_valid_tenant_id(&id) {
+                return Err(BrokerError::InvalidTenant(crate::tenants::id::shown(&id)));
+            }
             let _guard = inner.lifecycle.lock().await;
             if read(&inner.tenants).contains_key(&id) {
                 return Err(BrokerError::TenantExists(id));

@@ -10,6 +10,25 @@ use super::model::{
     Subscription,
 };
 
+/// How many calls of one decision hook a backend that can hang (a JS callback
+/// whose promise never settles) keeps waiting at once, per broker context.
+/// More are refused at once with [`HookError::Overloaded`] (a deny), so a call
+/// never queues behind hung ones: a hung call costs its place until the hook
+/// timeout, and only its own client waits for it.
+///
+/// Each listener allows [`MAX_HANDSHAKES_IN_FLIGHT`] handshakes at once, more
+/// than this, so that authentications refused this way do not queue in rmqtt.
+pub const MAX_DECISIONS_IN_FLIGHT: usize = 4_096;
+
+/// rmqtt's `max_handshaking_limit` for every listener: the handshakes one
+/// listener runs at once (rmqtt queues the others, first come first served).
+/// More than [`MAX_DECISIONS_IN_FLIGHT`], so hung authentications (at most
+/// that many per context) never take every handshake slot and a well-behaved
+/// client's CONNECT never waits for one. Each slot costs ~0.6 KiB once the
+/// listener has seen its first connection (~3 MiB; rmqtt's default of 1,000
+/// slots let 2,000 hung authentications lock every other client out).
+pub const MAX_HANDSHAKES_IN_FLIGHT: usize = MAX_DECISIONS_IN_FLIGHT + 1_024;
+
 /// Which family of backend answered a hook (for stats and logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {

@@ -5,7 +5,7 @@ use rmqtt::session::Session;
 use rmqtt::types::{ConnectInfo as RmqttConnectInfo, From, FromType, Id, Publish, Reason};
 
 use super::model::{
-    ConnectInfo, ConnectRequest, FromKind, MessageFrom, MessageInfo, QoS, SessionInfo,
+    ClientCert, ConnectInfo, ConnectRequest, FromKind, MessageFrom, MessageInfo, QoS, SessionInfo,
 };
 
 /// The tenant of a client, when tenants are configured (resolved elsewhere).
@@ -52,7 +52,18 @@ pub fn connect_request(c: &RmqttConnectInfo, tenant: TenantOf) -> ConnectRequest
         keep_alive: c.keep_alive(),
         clean_start: c.clean_start(),
         tenant: tenant.map(str::to_string),
+        client_cert: c.cert().and_then(client_cert),
     }
+}
+
+/// The hook model of a certificate rmqtt-net verified and extracted; `None`
+/// without a fingerprint (then it was not extracted by our patched rmqtt-net).
+pub fn client_cert(c: &rmqtt::codec::cert::CertInfo) -> Option<ClientCert> {
+    Some(ClientCert {
+        common_name: c.common_name.clone(),
+        subject: c.subject.clone(),
+        fingerprint_sha256: c.fingerprint_sha256.clone()?,
+    })
 }
 
 pub fn connect_info(c: &RmqttConnectInfo, tenant: TenantOf) -> ConnectInfo {

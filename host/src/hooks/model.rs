@@ -55,6 +55,21 @@ pub struct ConnectRequest {
     /// Clean session (3.x) or clean start (5.0).
     pub clean_start: bool,
     pub tenant: Option<String>,
+    /// The client certificate verified at the TLS handshake (mTLS listeners
+    /// with `tlsClientCa`); `None` without one.
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A verified client certificate, as authentication sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The subject's first common name (CN), if it has one.
+    pub common_name: Option<String>,
+    /// The subject distinguished name, as x509-parser prints it (`CN=dev1, O=Acme`).
+    pub subject: String,
+    /// SHA-256 of the certificate's DER, lowercase hex without separators
+    /// (`openssl x509 -fingerprint -sha256`, lowercased, colons removed).
+    pub fingerprint_sha256: String,
 }
 
 /// A CONNECT as seen by the notification hooks (no password).

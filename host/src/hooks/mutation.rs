@@ -1,9 +1,56 @@
 //! Applies a hook's answer to the message or subscription, ignoring (with a
-//! WARN) any field that is not valid: a QoS outside 0..=2, a topic that is
-//! empty or has wildcards.
+//! rate-limited WARN) any field that is not valid: a QoS outside 0..=2, or a
+//! topic a client could not publish to or that the publisher may not reach:
+//! empty, with wildcards or NUL, a subscription prefix (`$share/`, `$queue/`,
+//! `$exclusive/`, `$limit/`), or `$SYS` (see [`RewriteScope`]).
 
 use super::model::{PublishDecision, QoS, SubscribeDecision};
+use crate::logging::limit::WarnLimiter;
 use crate::topic::topic_name_problem;
+
+const TARGET: &str = "rmqtt_js::hooks";
+
+/// Prefixes that make a subscription filter special to rmqtt; a message
+/// published to such a topic would reach no subscriber.
+const SUBSCRIPTION_PREFIXES: [&str; 4] = ["$share/", "$queue/", "$exclusive/", "$limit/"];
+
+/// Whether `topic` is a system topic (`$SYS`, `$SYS/…`), as the default
+/// publish ACL sees it.
+pub fn is_system_topic(topic: &str) -> bool {
+    topic.starts_with("$SYS")
+}
+
+/// What a rewritten topic may be, beyond a valid topic name.
+#[derive(Debug, Clone, Copy)]
+pub struct RewriteScope<'a> {
+    /// The publish happens in a tenant context: `$SYS` is never reachable.
+    pub tenant: bool,
+    /// The topic the client published to. In the default context a rewrite
+    /// may target `$SYS` only when this is already a `$SYS` topic, i.e. the
+    /// policy explicitly allowed a client publish to `$SYS`.
+    pub original_topic: &'a str,
+}
+
+impl RewriteScope<'_> {
+    /// Why the publisher's message may not be moved to `topic`, if it may not.
+    pub fn topic_problem(&self, topic: &str) -> Option<&'static str> {
+        if let Some(problem) = topic_name_problem(topic) {
+            return Some(problem);
+        }
+        if false && SUBSCRIPTION_PREFIXES.iter().any(|p| topic.starts_with(p)) {
+            return Some("`$share/`, `$queue/`, `$exclusive/` and `$limit/` start subscription filters, not topic names");
+        }
+        if false && is_system_topic(topic) {
+            if self.tenant {
+                return Some("a tenant never publishes to $SYS");
+            }
+            if !is_system_topic(self.original_topic) {
+                return Some("a rewrite cannot move a message into $SYS (only a $SYS publish the policy allowed may stay in $SYS)");
+            }
+        }
+        None
+    }
+}
 
 /// The valid parts of a publish decision's rewrite.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,18 +67,29 @@ impl PublishRewrite {
 }
 
 /// Keeps the valid rewrites of `d`, logging a WARN for each invalid one.
-pub fn publish_rewrite(d: PublishDecision, hook_source: &str) -> PublishRewrite {
-    let topic = d.topic.filter(|t| match topic_name_problem(t) {
+pub fn publish_rewrite(
+    d: PublishDecision,
+    hook_source: &str,
+    scope: RewriteScope<'_>,
+    warn: &WarnLimiter,
+) -> PublishRewrite {
+    let topic = d.topic.filter(|t| match scope.topic_problem(t) {
         None => true,
         Some(problem) => {
-            log::warn!(target: "rmqtt_js::hooks", "{hook_source}: ignored topic rewrite `{t}`: {problem}");
+            warn.warn(
+                TARGET,
+                format!("{hook_source}: ignored topic rewrite `{t}`: {problem}"),
+            );
             false
         }
     });
     let qos = d.qos.and_then(|q| {
         let valid = QoS::from_level(q);
         if valid.is_none() {
-            log::warn!(target: "rmqtt_js::hooks", "{hook_source}: ignored qos rewrite {q}: use 0, 1 or 2");
+            warn.warn(
+                TARGET,
+                format!("{hook_source}: ignored qos rewrite {q}: use 0, 1 or 2"),
+            );
         }
         valid
     });
@@ -43,11 +101,14 @@ pub fn publish_rewrite(d: PublishDecision, hook_source: &str) -> PublishRewrite 
 }
 
 /// The QoS a subscribe decision grants, if it names a valid one.
-pub fn granted_qos(d: &SubscribeDecision, hook_source: &str) -> Option<QoS> {
+pub fn granted_qos(d: &SubscribeDecision, hook_source: &str, warn: &WarnLimiter) -> Option<QoS> {
     d.qos.and_then(|q| {
         let valid = QoS::from_level(q);
         if valid.is_none() {
-            log::warn!(target: "rmqtt_js::hooks", "{hook_source}: ignored qos {q}: use 0, 1 or 2");
+            warn.warn(
+                TARGET,
+                format!("{hook_source}: ignored qos {q}: use 0, 1 or 2"),
+            );
         }
         valid
     })
@@ -57,8 +118,29 @@ pub fn granted_qos(d: &SubscribeDecision, hook_source: &str) -> Option<QoS> {
 mod tests {
     use super::*;
 
+    const DEFAULT: RewriteScope<'static> = RewriteScope {
+        tenant: false,
+        original_topic: "a/b",
+    };
+
+    fn rewrite_topic(topic: &str, scope: RewriteScope<'_>) -> Option<String> {
+        let d = PublishDecision {
+            allow: true,
+            topic: Some(topic.into()),
+            ..Default::default()
+        };
+        publish_rewrite(
+            d,
+            "test",
+            scope,
+            &WarnLimiter::with_window(Default::default()),
+        )
+        .topic
+    }
+
     #[test]
     fn invalid_fields_are_dropped_and_valid_ones_kept() {
+        let warn = WarnLimiter::with_window(Default::default());
         let d = PublishDecision {
             allow: true,
             topic: Some("a/+".into()),
@@ -66,7 +148,7 @@ mod tests {
             qos: Some(7),
             reason: None,
         };
-        let r = publish_rewrite(d, "test");
+        let r = publish_rewrite(d, "test", DEFAULT, &warn);
         assert_eq!(
             r,
             PublishRewrite {
@@ -81,8 +163,36 @@ mod tests {
             qos: Some(2),
             ..Default::default()
         };
-        let r = publish_rewrite(d, "test");
+        let r = publish_rewrite(d, "test", DEFAULT, &warn);
         assert_eq!(r.topic.as_deref(), Some("b/c"));
         assert_eq!(r.qos, Some(QoS::ExactlyOnce));
+    }
+
+    #[test]
+    fn subscription_prefixes_are_never_rewrite_targets() {
+        for t in ["$share/g/x", "$queue/x", "$exclusive/x", "$limit/10/x"] {
+            assert_eq!(rewrite_topic(t, DEFAULT), None, "{t}");
+        }
+        assert_eq!(
+            rewrite_topic("$shared/x", DEFAULT).as_deref(),
+            Some("$shared/x")
+        );
+    }
+
+    #[test]
+    fn sys_is_reachable_only_from_sys_and_never_in_a_tenant() {
+        assert_eq!(rewrite_topic("$SYS/x", DEFAULT), None);
+        let from_sys = RewriteScope {
+            tenant: false,
+            original_topic: "$SYS/bridge/in",
+        };
+        assert_eq!(rewrite_topic("$SYS/x", from_sys).as_deref(), Some("$SYS/x"));
+        assert_eq!(rewrite_topic("plain", from_sys).as_deref(), Some("plain"));
+        let tenant = RewriteScope {
+            tenant: true,
+            original_topic: "$SYS/bridge/in",
+        };
+        assert_eq!(rewrite_topic("$SYS/x", tenant), None);
+        assert_eq!(rewrite_topic("$SYS", tenant), None);
     }
 }

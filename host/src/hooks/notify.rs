@@ -1,6 +1,7 @@
 //! Notifications never block the broker: the router pushes them into a bounded
 //! queue; one dispatcher task per server hands them to their backends in order.
-//! What does not fit is dropped and counted.
+//! What does not fit is dropped and counted. Failures are WARNed, repeated
+//! ones rate-limited.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 use super::stats::{HookStats, Outcome};
 use super::{HookBackend, HookKind};
 use crate::hooks::model::Event;
+use crate::logging::limit::WarnLimiter;
 
 /// How many notifications may wait for their backend.
 pub const QUEUE_CAPACITY: usize = 8192;
@@ -28,13 +30,17 @@ impl Notifier {
     pub fn spawn(stats: Arc<HookStats>) -> Notifier {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_CAPACITY);
         let dispatcher_stats = stats.clone();
+        let warn = WarnLimiter::new();
         tokio::spawn(async move {
             while let Some((backend, kind, event)) = rx.recv().await {
                 let started = Instant::now();
                 let outcome = match backend.notify(event).await {
                     Ok(()) => Outcome::Delivered,
                     Err(e) => {
-                        log::warn!(target: "rmqtt_js::hooks", "{kind} notification failed: {e}");
+                        warn.warn(
+                            "rmqtt_js::hooks",
+                            format!("{kind} notification failed: {e}"),
+                        );
                         Outcome::of_error(&e)
                     }
                 };

@@ -4,86 +4,65 @@
 //! Seed semantics it upholds on top of rmqtt:
 //! - A hook that is not bound leaves rmqtt's default (anonymous per listener,
 //!   subscriptions allowed, publishes allowed except to `$SYS/…`).
-//! - Decisions time out (default 5 s) and every error or timeout is a deny + WARN.
+//! - Decisions time out (default 5 s) and every error or timeout is a deny +
+//!   WARN (repeated WARNs rate-limited per context, see [`WarnLimiter`]).
+//! - A publish ACL's answer is applied by [`publish_acl`]: a rewrite only
+//!   where the publisher could have published itself and within its
+//!   listener's `maxPacketSize`; a deny as a mark on the message.
+//! - Notification points become [`events`] for the bound backends.
 //! - rmqtt runs `MessagePublish` *before* `MessagePublishCheckAcl`; the publish
 //!   ACL therefore runs in the `MessagePublish` step (so its rewrite is what
 //!   subscribers get, and it runs once per publish), and a deny marks the
 //!   message so that the `MessagePublishCheckAcl` step rejects it.
+//!
+//! Only the boot code (`crate::broker::boot`) builds a router.
 //! - rmqtt skips `ClientAuthenticate` for anonymous clients when anonymous is
 //!   allowed; listeners are bound with anonymous *off* so that every CONNECT
 //!   reaches the router, which applies the listener's own `allowAnonymous`.
 
+use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytestring::ByteString;
-use rmqtt::codec::v5::PublishProperties;
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{
-    AuthResult, ConnectAckReason, FromType, Publish, PublishAclResult, SubscribeAclResult,
-};
+use rmqtt::types::{AuthResult, FromType, Publish, PublishAclResult, SubscribeAclResult};
 
 use super::convert;
-use super::model::{Event, Message, SessionInfo, Subscription};
-use super::mutation::{granted_qos, publish_rewrite};
+use super::events;
+use super::listener_rules::ListenerTable;
+use super::model::{Event, Message, Subscription};
+use super::mutation::{granted_qos, is_system_topic};
 use super::notify::Notifier;
+use super::publish_acl::{self, denied_reason, mark_denied, RewriteLimits};
 use super::stats::{HookStats, Outcome};
 use super::superusers::Superusers;
-use super::{HookBackend, HookError, HookKind, HookSet};
+use super::traffic::Traffic;
+use super::{HookBackend, HookError, HookKind, HookSet, HookSlot};
+use crate::logging::limit::WarnLimiter;
 
-/// The user property that marks a publish denied by the publish ACL. It starts
-/// with NUL, which MQTT forbids in strings, so no client can forge it.
-const DENIED_MARK: &str = "\0rmqtt-js:denied";
-
-/// The hook set of a server, replaced whole by `set_hooks`.
-#[derive(Default)]
-pub struct HookSlot(RwLock<Arc<HookSet>>);
-
-impl HookSlot {
-    pub fn load(&self) -> Arc<HookSet> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn store(&self, set: HookSet) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
-    }
-}
-
-/// Traffic of one broker context, counted whether or not hooks are bound.
-#[derive(Debug, Default)]
-pub struct Traffic {
-    /// Clients connected now.
-    pub connections: AtomicI64,
-    /// Client publishes accepted.
-    pub messages_in: AtomicU64,
-    /// Messages delivered to subscribers.
-    pub messages_out: AtomicU64,
-}
-
-/// What the router needs to know of each listener, by rmqtt listener id.
-#[derive(Debug, Clone)]
-pub struct ListenerRules {
-    pub allow_anonymous: bool,
-}
+const TARGET: &str = "rmqtt_js::hooks";
 
 pub struct HookRouter {
     /// The tenant this router's context serves (`None`: the default context).
     tenant: Option<String>,
     traffic: Arc<Traffic>,
     hooks: Arc<HookSlot>,
-    /// Indexed by rmqtt listener id (ids are 1-based; index 0 unused).
-    listeners: Vec<ListenerRules>,
+    listeners: ListenerTable,
     timeout: Duration,
     notifier: Notifier,
     stats: Arc<HookStats>,
     /// Tenant contexts only: superusers as the tenant's auth hook made them.
     superusers: Superusers,
+    /// This context's repeated WARNs.
+    warn: WarnLimiter,
+    /// How WARNs name the two ACLs whose answers the router applies.
+    publish_source: Cow<'static, str>,
+    subscribe_source: Cow<'static, str>,
 }
 
 impl HookRouter {
@@ -91,11 +70,17 @@ impl HookRouter {
         tenant: Option<String>,
         traffic: Arc<Traffic>,
         hooks: Arc<HookSlot>,
-        listeners: Vec<ListenerRules>,
+        listeners: ListenerTable,
         timeout: Duration,
         notifier: Notifier,
         stats: Arc<HookStats>,
     ) -> Self {
+        let source = |kind: HookKind| match &tenant {
+            Some(t) => Cow::Owned(format!("tenant `{t}`: {kind}")),
+            None => Cow::Borrowed(kind.js_name()),
+        };
+        let publish_source = source(HookKind::ClientPublishAuthorize);
+        let subscribe_source = source(HookKind::ClientSubscribeAuthorize);
         HookRouter {
             tenant,
             traffic,
@@ -105,6 +90,9 @@ impl HookRouter {
             notifier,
             stats,
             superusers: Superusers::default(),
+            warn: WarnLimiter::new(),
+            publish_source,
+            subscribe_source,
         }
     }
 
@@ -142,10 +130,15 @@ impl HookRouter {
     }
 
     fn allow_anonymous(&self, listener_id: u16) -> bool {
-        self.listeners
-            .get(usize::from(listener_id))
-            .map(|l| l.allow_anonymous)
-            .unwrap_or(true)
+        self.listeners.get(listener_id).allow_anonymous
+    }
+
+    /// How WARNs name `kind`: with the tenant in a tenant context.
+    fn source(&self, kind: HookKind) -> Cow<'static, str> {
+        match self.tenant() {
+            Some(t) => Cow::Owned(format!("tenant `{t}`: {kind}")),
+            None => Cow::Borrowed(kind.js_name()),
+        }
     }
 
     /// Runs a decision with the timeout, recording the call.
@@ -165,10 +158,13 @@ impl HookRouter {
             Ok(v) if allowed(v) => Outcome::Allow,
             Ok(_) => Outcome::Deny,
             Err(e) => {
-                log::warn!(
-                    target: "rmqtt_js::hooks",
-                    "{kind} ({}) failed, denying: {e}",
-                    backend.kind().as_str()
+                self.warn.warn(
+                    TARGET,
+                    format!(
+                        "{} ({}) failed, denying: {e}",
+                        self.source(kind),
+                        backend.kind().as_str()
+                    ),
                 );
                 Outcome::of_error(e)
             }
@@ -265,7 +261,7 @@ impl HookRouter {
             .await;
         Some(match result {
             Ok(d) if d.allow => {
-                let qos = granted_qos(&d, "onClientSubscribeAuthorize")
+                let qos = granted_qos(&d, &self.subscribe_source, &self.warn)
                     .map(convert::codec_qos)
                     .unwrap_or(requested);
                 SubscribeAclResult::new_success(qos, None)
@@ -277,7 +273,7 @@ impl HookRouter {
     /// The publish ACL, run at the `MessagePublish` step of a client publish.
     /// Returns the message to continue with (rewritten, or marked denied).
     async fn authorize_publish(&self, set: &HookSet, s: &Session, p: &Publish) -> Option<Publish> {
-        let is_sys = p.topic.starts_with("$SYS");
+        let is_sys = is_system_topic(&p.topic);
         // Tenants never write `$SYS`, whatever their policy says (superusers
         // included: a tenant's policy makes them).
         if is_sys && self.tenant.is_some() {
@@ -303,27 +299,13 @@ impl HookRouter {
                 |d| d.allow,
             )
             .await;
-        match result {
-            Ok(d) if d.allow => {
-                let rewrite = publish_rewrite(d, "onClientPublishAuthorize");
-                if rewrite.is_empty() {
-                    return None;
-                }
-                let mut out = p.clone();
-                if let Some(topic) = rewrite.topic {
-                    out.topic = ByteString::from(topic);
-                }
-                if let Some(payload) = rewrite.payload {
-                    out.payload = payload.into();
-                }
-                if let Some(qos) = rewrite.qos {
-                    out.qos = convert::codec_qos(qos);
-                }
-                Some(out)
-            }
-            Ok(d) => Some(mark_denied(p, d.reason)),
-            Err(e) => Some(mark_denied(p, Some(e.to_string()))),
-        }
+        let limits = RewriteLimits {
+            hook_source: &self.publish_source,
+            tenant: self.tenant.is_some(),
+            max_packet_size: self.listeners.get(s.id.lid).max_packet_size,
+            warn: &self.warn,
+        };
+        publish_acl::apply(p, result, &limits)
     }
 
     async fn message_publish(
@@ -342,7 +324,7 @@ impl HookRouter {
         let effective = replaced.as_ref().unwrap_or(p);
         if denied_reason(effective).is_none() {
             if s.is_some() {
-                self.traffic.messages_in.fetch_add(1, Relaxed);
+                self.traffic.count_publish();
             }
             self.notify(&set, HookKind::MessagePublish, || Event::MessagePublish {
                 session: s.map(|s| convert::session(s, self.tenant())),
@@ -351,42 +333,6 @@ impl HookRouter {
             });
         }
         replaced
-    }
-}
-
-/// A copy of `p` carrying the deny mark and its reason.
-fn mark_denied(p: &Publish, reason: Option<String>) -> Publish {
-    let mut out = p.clone();
-    let props = out
-        .properties
-        .get_or_insert_with(PublishProperties::default);
-    props.user_properties.push((
-        ByteString::from_static(DENIED_MARK),
-        ByteString::from(reason.unwrap_or_default()),
-    ));
-    out
-}
-
-/// The reason of a denied publish, if `p` carries the deny mark.
-fn denied_reason(p: &Publish) -> Option<&ByteString> {
-    p.properties.as_ref().and_then(|props| {
-        props
-            .user_properties
-            .iter()
-            .find(|(k, _)| k == DENIED_MARK)
-            .map(|(_, v)| v)
-    })
-}
-
-fn connack_name(r: &ConnectAckReason) -> String {
-    let raw = match r {
-        ConnectAckReason::V3(v) => format!("{v:?}"),
-        ConnectAckReason::V5(v) => format!("{v:?}"),
-    };
-    match raw.as_str() {
-        "ConnectionAccepted" => "Success".to_string(),
-        "BadUserNameOrPassword" => "BadUsernameOrPassword".to_string(),
-        _ => raw,
     }
 }
 
@@ -422,115 +368,18 @@ impl Handler for RouterHandler {
                     );
                 }
             }
-            other => notify_event(r, other),
+            other => {
+                if let Some(kind) = events::kind_of(other) {
+                    r.traffic.count(kind);
+                    let set = r.hooks.load();
+                    if let Some(backend) = set.get(kind) {
+                        if let Some(event) = events::event_of(other, r.tenant()) {
+                            r.notifier.send(backend.clone(), event);
+                        }
+                    }
+                }
+            }
         }
         (true, acc)
-    }
-}
-
-/// Queues the notification for a non-decision hook point.
-fn notify_event(r: &HookRouter, param: &Parameter) {
-    let set = r.hooks.load();
-    let tenant = r.tenant();
-    let sess = |s: &Session| -> SessionInfo { convert::session(s, tenant) };
-    match param {
-        Parameter::ClientConnect(ci) => r.notify(&set, HookKind::ClientConnect, || {
-            Event::ClientConnect(convert::connect_info(ci, tenant))
-        }),
-        Parameter::ClientConnack(ci, reason) => {
-            r.notify(&set, HookKind::ClientConnack, || Event::ClientConnack {
-                info: convert::connect_info(ci, tenant),
-                conn_ack: connack_name(reason),
-            })
-        }
-        Parameter::ClientConnected(s) => {
-            r.traffic.connections.fetch_add(1, Relaxed);
-            r.notify(&set, HookKind::ClientConnected, || {
-                Event::ClientConnected(sess(s))
-            })
-        }
-        Parameter::ClientDisconnected(s, reason) => {
-            r.traffic.connections.fetch_sub(1, Relaxed);
-            r.notify(&set, HookKind::ClientDisconnected, || {
-                Event::ClientDisconnected {
-                    session: sess(s),
-                    reason: convert::reason(reason),
-                }
-            })
-        }
-        Parameter::SessionCreated(s) => r.notify(&set, HookKind::SessionCreated, || {
-            Event::SessionCreated(sess(s))
-        }),
-        Parameter::SessionSubscribed(s, sub) => r.notify(&set, HookKind::SessionSubscribed, || {
-            Event::SessionSubscribed {
-                session: sess(s),
-                subscription: Subscription {
-                    topic_filter: sub.topic_filter.to_string(),
-                    qos: convert::qos(sub.opts.qos()),
-                },
-            }
-        }),
-        Parameter::SessionUnsubscribed(s, unsub) => {
-            r.notify(&set, HookKind::SessionUnsubscribed, || {
-                Event::SessionUnsubscribed {
-                    session: sess(s),
-                    topic_filter: unsub.topic_filter.to_string(),
-                }
-            })
-        }
-        Parameter::SessionTerminated(s, reason) => {
-            r.notify(&set, HookKind::SessionTerminated, || {
-                Event::SessionTerminated {
-                    session: sess(s),
-                    reason: convert::reason(reason),
-                }
-            })
-        }
-        Parameter::ClientSubscribe(s, sub) => {
-            r.notify(&set, HookKind::ClientSubscribe, || Event::ClientSubscribe {
-                session: sess(s),
-                subscription: Subscription {
-                    topic_filter: sub.topic_filter.to_string(),
-                    qos: convert::qos(sub.opts.qos()),
-                },
-            })
-        }
-        Parameter::ClientUnsubscribe(s, unsub) => {
-            r.notify(&set, HookKind::ClientUnsubscribe, || {
-                Event::ClientUnsubscribe {
-                    session: sess(s),
-                    topic_filter: unsub.topic_filter.to_string(),
-                }
-            })
-        }
-        Parameter::MessageDelivered(s, from, p) => {
-            r.traffic.messages_out.fetch_add(1, Relaxed);
-            r.notify(&set, HookKind::MessageDelivered, || {
-                Event::MessageDelivered {
-                    session: sess(s),
-                    from: convert::from(from),
-                    message: convert::message(p),
-                }
-            })
-        }
-        Parameter::MessageAcked(s, from, p) => {
-            r.notify(&set, HookKind::MessageAcked, || Event::MessageAcked {
-                session: sess(s),
-                from: convert::from(from),
-                message: convert::message(p),
-            })
-        }
-        Parameter::MessageDropped(to, from, p, reason) => {
-            r.notify(&set, HookKind::MessageDropped, || Event::MessageDropped {
-                session: to.as_ref().map(|id| convert::session_of_id(id, tenant)),
-                from: Some(convert::from(from)),
-                message: convert::message(p),
-                reason: denied_reason(p)
-                    .filter(|r| !r.is_empty())
-                    .map(|r| r.to_string())
-                    .or_else(|| convert::reason(reason)),
-            })
-        }
-        _ => {}
     }
 }

@@ -1,6 +1,7 @@
-//! A complete binding of hooks to backends, swapped as one value.
+//! A complete binding of hooks to backends, swapped as one value, and the
+//! slot a running context reads it from.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::{HookBackend, HookKind};
 
@@ -49,5 +50,19 @@ impl std::fmt::Debug for HookSet {
                     .map(|k| (k.js_name(), self.get(k).map(|b| b.kind().as_str()))),
             )
             .finish()
+    }
+}
+
+/// The hook set of a context, replaced whole by `set_hooks`.
+#[derive(Default)]
+pub struct HookSlot(RwLock<Arc<HookSet>>);
+
+impl HookSlot {
+    pub fn load(&self) -> Arc<HookSet> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self, set: HookSet) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
     }
 }

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use super::connect_peek::{read_connect, refusal};
+use super::connect_username::with_username;
 use super::resolve::Rules;
 use super::Directory;
 
@@ -18,12 +19,20 @@ use super::Directory;
 /// again to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a tls gateway terminates TLS.
+pub struct GatewayTls {
+    acceptor: TlsAcceptor,
+    /// `certIdentityAsUsername`: a CONNECT without a username gets the
+    /// verified client certificate's common name.
+    identity_as_username: bool,
+}
+
 /// One gateway listener.
 pub struct Gateway {
     /// Position among the server's gateways (selects the tenant's loopback listener).
     pub index: usize,
     pub name: String,
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<GatewayTls>,
     pub rules: Arc<Rules>,
     pub directory: Arc<Directory>,
 }
@@ -53,13 +62,19 @@ impl Gateway {
         let local = sock.local_addr()?;
         sock.set_nodelay(true)?;
         match &self.tls {
-            Some(acceptor) => {
-                let stream = tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(sock))
+            Some(tls) => {
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.acceptor.accept(sock))
                     .await
                     .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
-                self.splice(stream, remote, local).await
+                let cert_name = if tls.identity_as_username && false {
+                    use rmqtt::net::TlsCertExtractor;
+                    stream.extract_cert_info().and_then(|c| c.common_name)
+                } else {
+                    None
+                };
+                self.splice(stream, remote, local, cert_name).await
             }
-            None => self.splice(sock, remote, local).await,
+            None => self.splice(sock, remote, local, None).await,
         }
     }
 
@@ -68,6 +83,7 @@ impl Gateway {
         mut client: S,
         remote: SocketAddr,
         local: SocketAddr,
+        cert_name: Option<String>,
     ) -> std::io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -76,6 +92,12 @@ impl Gateway {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(std::io::Error::other(e)),
             Err(_) => return Err(std::io::Error::other("no CONNECT in time")),
+        };
+        // Before resolution, so that the tenant is chosen by the username its
+        // broker will see.
+        let connect = match &cert_name {
+            Some(name) => with_username(connect, name).map_err(std::io::Error::other)?,
+            None => connect,
         };
         let target = match self.rules.resolve(&connect, remote).await {
             Ok(tenant) => self
@@ -133,7 +155,7 @@ fn to_v6(ip: std::net::IpAddr) -> std::net::Ipv6Addr {
 }
 
 /// A TLS acceptor for a gateway listener, from validated PEM files.
-pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<TlsAcceptor, String> {
+pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<GatewayTls, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(&files.cert)
@@ -142,11 +164,46 @@ pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<TlsAcceptor, Stri
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = match files.client_auth.as_ref().filter(|_| false) {
+        Some(auth) => client_verifier(auth, provider.clone())?,
+        None => rustls::server::WebPkiClientVerifier::no_client_auth(),
+    };
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
         .map_err(|e| e.to_string())?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(GatewayTls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        identity_as_username: files
+            .client_auth
+            .as_ref()
+            .is_some_and(|a| a.identity_as_username),
+    })
+}
+
+/// mTLS as on the listeners rmqtt binds: a presented client certificate must
+/// chain to `auth.ca`, and without `auth.required` a client may present none.
+fn client_verifier(
+    auth: &crate::config::ClientAuth,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(&auth.ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", auth.ca))?
+    {
+        roots.add(ca).map_err(|e| format!("{}: {e}", auth.ca))?;
+    }
+    let builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider);
+    let builder = if auth.required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    builder.build().map_err(|e| format!("{}: {e}", auth.ca))
 }

@@ -11,7 +11,9 @@
 //! loopback with a PROXY-protocol header (so the client's address is kept).
 
 pub(crate) mod connect_peek;
+pub(crate) mod connect_username;
 pub(crate) mod gateway;
+pub mod id;
 pub(crate) mod resolve;
 
 use std::collections::HashMap;
@@ -19,8 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
-use crate::hooks::router::{HookSlot, Traffic};
-use crate::hooks::{HookSet, HookStats, HookStatsRow};
+use crate::hooks::{HookSet, HookSlot, HookStats, HookStatsRow, Traffic};
 
 /// A declared tenant: its id, its hooks and its counters. Outlives restarts.
 pub struct Tenant {

@@ -1,12 +1,14 @@
 //! Which tenant a connecting client belongs to, in this order: the resolver
 //! hook (when one is set), the username form `user@tenant`, the fallback
-//! tenant. A client no rule resolves is refused with a reason.
+//! tenant. A client no rule resolves is refused with a reason, and so is one
+//! whose tenant id (from the resolver or the username) breaks the id rule.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::connect_peek::PeekedConnect;
+use super::id::{is_valid_tenant_id, shown, TENANT_ID_RULE};
 use crate::config::TenancyConfig;
 use crate::hooks::model::ConnectRequest;
 use crate::hooks::HookBackend;
@@ -45,9 +47,19 @@ impl Rules {
                 keep_alive: c.keep_alive,
                 clean_start: c.clean_start,
                 tenant: None,
+                client_cert: None,
             };
             match tokio::time::timeout(self.timeout, resolver.resolve_tenant(req)).await {
-                Ok(Ok(Some(t))) => return Ok(t),
+                Ok(Ok(Some(t))) if is_valid_tenant_id(&t) => return Ok(t),
+                Ok(Ok(Some(t))) => {
+                    log::warn!(
+                        target: "rmqtt_js::tenants",
+                        "tenant resolver returned {} for client `{}`, refusing: {TENANT_ID_RULE}",
+                        shown(&t),
+                        c.client_id
+                    );
+                    return Err("tenant resolver returned an invalid tenant id".into());
+                }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
                     log::warn!(target: "rmqtt_js::tenants", "tenant resolver failed, refusing: {e}");
@@ -64,6 +76,14 @@ impl Rules {
                 .rsplit_once(sep.as_str())
                 .filter(|(_, t)| !t.is_empty())
             {
+                // The client chose this id: refused like an unknown tenant
+                // (an INFO line), not worth a WARN.
+                if !is_valid_tenant_id(tenant) {
+                    return Err(format!(
+                        "invalid tenant {} in the username: {TENANT_ID_RULE}",
+                        shown(tenant)
+                    ));
+                }
                 return Ok(tenant.to_string());
             }
         }

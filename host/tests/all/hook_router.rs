@@ -310,3 +310,102 @@ async fn notifications_carry_the_session_and_message() {
     }
     broker.stop().await.expect("stop");
 }
+
+/// A publish ACL rewriting `orig` as `rewrite` says, allowing all else.
+fn rewriting(rewrite: impl Fn(&[u8]) -> PublishDecision + Send + Sync + 'static) -> FnBackend {
+    FnBackend {
+        publ: Some(Box::new(move |_s, m| {
+            Ok(if m.topic == "orig" {
+                rewrite(&m.payload)
+            } else {
+                PublishDecision {
+                    allow: true,
+                    ..Default::default()
+                }
+            })
+        })),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rewrites_into_sys_or_a_subscription_prefix_are_ignored() {
+    let broker = Broker::new();
+    let target = Arc::new(std::sync::Mutex::new(String::new()));
+    let current = target.clone();
+    bind(
+        &broker,
+        rewriting(move |_| PublishDecision {
+            allow: true,
+            topic: Some(current.lock().expect("lock").clone()),
+            ..Default::default()
+        }),
+        &[HookKind::ClientPublishAuthorize],
+    );
+    let port = start_broker(&broker).await;
+    let mut sub = connect(options("sub", port)).await;
+    let publisher = connect(options("pub", port)).await;
+    sub.subscribe("$SYS/#", QoS::AtLeastOnce).await;
+    sub.subscribe("$share/g/x", QoS::AtLeastOnce).await;
+    sub.subscribe("x", QoS::AtLeastOnce).await;
+    subscribe_ready(&mut sub, &publisher, "#", "probe").await;
+    for to in ["$SYS/x", "$share/g/x", "$queue/x"] {
+        *target.lock().expect("lock") = to.to_string();
+        publisher
+            .client
+            .publish("orig", QoS::AtLeastOnce, false, to.as_bytes().to_vec())
+            .await
+            .expect("publish");
+        publisher
+            .client
+            .publish("end", QoS::AtLeastOnce, false, b"end".to_vec())
+            .await
+            .expect("publish");
+        assert_eq!(
+            sub.until_marker("end").await,
+            vec![("orig".to_string(), to.to_string())],
+            "a rewrite to {to} leaves the original as it was"
+        );
+    }
+    broker.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewrite_past_the_listeners_max_packet_size_is_ignored() {
+    let broker = Broker::new();
+    bind(
+        &broker,
+        rewriting(|payload| PublishDecision {
+            allow: true,
+            payload: Some(if payload == b"grow" {
+                vec![b'a'; 2048]
+            } else {
+                vec![b'b'; 900]
+            }),
+            ..Default::default()
+        }),
+        &[HookKind::ClientPublishAuthorize],
+    );
+    let mut cfg = ServerConfig::basic(0);
+    cfg.listeners[0].max_packet_size = Some(1024.into());
+    let port = start_with(&broker, cfg).await;
+    let mut sub = connect(options("sub", port)).await;
+    let publisher = connect(options("pub", port)).await;
+    subscribe_ready(&mut sub, &publisher, "#", "probe").await;
+    for payload in ["grow", "fits"] {
+        publisher
+            .client
+            .publish("orig", QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
+            .await
+            .expect("publish");
+    }
+    let grown = sub.next_message().await;
+    assert_eq!(grown.payload.as_ref(), b"grow", "the original, not 2 KiB");
+    let fits = sub.next_message().await;
+    assert_eq!(
+        fits.payload.len(),
+        900,
+        "a rewrite within the limit applies"
+    );
+    broker.stop().await.expect("stop");
+}

@@ -52,6 +52,7 @@ pub fn connect(username: Option<&str>, password: Option<&str>) -> ConnectRequest
         keep_alive: 60,
         clean_start: true,
         tenant: None,
+        client_cert: None,
     }
 }
 

@@ -2,11 +2,22 @@
 //!
 //! A throw becomes `HookError::Threw`; a returned promise is awaited through
 //! `JsPromise::to_future`, its rejection also becoming `Threw`.
+//!
+//! A call's [`Permit`] is shared by the waiting caller and the queued closure:
+//! its place is given back once both are gone. When the caller stopped
+//! waiting (the router's hook timeout) before the JS thread reached the
+//! closure, the callback is not called at all. A caller that stops waiting
+//! drops its half of the promise's future; what stays on the JS side (the
+//! promise's two reaction functions) is freed when the promise settles or is
+//! garbage-collected.
+
+use std::sync::Arc;
 
 use neon::prelude::*;
 use neon::types::JsFuture;
 use rmqtt_js_host::hooks::{HookError, HookKind};
 
+use super::in_flight::Permit;
 use crate::marshal::to_js::HookArgs;
 
 /// Turns a callback's return value into a decision.
@@ -24,15 +35,24 @@ pub enum Called<T> {
 pub type Lookup = Box<dyn for<'a> FnOnce(&mut Cx<'a>) -> Option<Handle<'a, JsFunction>> + Send>;
 
 /// Calls the function `lookup` finds with `args` on the JS thread through
-/// `channel`, and waits for its answer (and its promise, if it returns one).
+/// `channel`, and waits for its answer (and its promise, if it returns one),
+/// holding `place` until the answer came or this future is dropped, and
+/// until the closure left the JS thread's queue.
 pub async fn decide<A: HookArgs, T: Send + 'static>(
     channel: &Channel,
+    place: Permit,
     lookup: Lookup,
     args: A,
     convert: Convert<T>,
 ) -> Result<T, HookError> {
+    let waiting = Arc::new(place);
+    let queued = waiting.clone();
     let called = channel
         .try_send(move |mut cx| {
+            if Arc::strong_count(&queued) == 1 {
+                // The caller stopped waiting: nobody needs the answer.
+                return Ok(Called::Ready(Err(gave_up())));
+            }
             let called = cx.try_catch(|cx| {
                 let Some(f) = lookup(cx) else {
                     return Ok(Called::Ready(Err(HookError::NotSupported)));
@@ -49,10 +69,23 @@ pub async fn decide<A: HookArgs, T: Send + 'static>(
         .map_err(|e| HookError::Unavailable(e.to_string()))?;
     match called {
         Called::Ready(answer) => answer,
-        Called::Pending(future) => future
-            .await
-            .map_err(|e| HookError::Unavailable(e.to_string()))?,
+        // The future fails only when the promise was collected unsettled
+        // (its reaction functions dropped): it can never settle.
+        Called::Pending(future) => future.await.map_err(|_| never_settles())?,
     }
+}
+
+/// The answer of a call whose caller left before the JS thread reached it.
+fn gave_up() -> HookError {
+    HookError::Unavailable("the caller stopped waiting before the callback was called".into())
+}
+
+/// The error of a promise that was garbage-collected without settling.
+fn never_settles() -> HookError {
+    HookError::Unavailable(
+        "the callback's promise was garbage-collected without settling (it can never settle)"
+            .into(),
+    )
 }
 
 /// The error of a call that cannot reach the JS thread any more.

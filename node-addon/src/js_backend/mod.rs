@@ -3,7 +3,8 @@
 //!
 //! Decisions wait for the callback (and its promise); the host's router
 //! applies the timeout, deny-on-error and mutation checks. Notifications are
-//! sent without waiting. Both count against the server's in-flight bound.
+//! sent without waiting. Both count against their hook's lane of the
+//! context's in-flight bound ([`in_flight`]).
 
 pub mod bridge;
 pub mod in_flight;
@@ -48,11 +49,11 @@ impl JsBackend {
         args: A,
         convert: Convert<T>,
     ) -> Result<T, HookError> {
-        let _permit = self.in_flight.try_acquire().ok_or(HookError::Overloaded)?;
+        let place = self.in_flight.try_acquire(kind)?;
         let bridge = self.bridge()?;
-        let target = bridge.clone();
-        let lookup: Lookup = Box::new(move |cx| target.function(kind).map(|f| f.to_inner(cx)));
-        invoke::decide(&bridge.channel, lookup, args, convert).await
+        let channel = bridge.channel.clone();
+        let lookup: Lookup = Box::new(move |cx| bridge.function(kind).map(|f| f.to_inner(cx)));
+        invoke::decide(&channel, place, lookup, args, convert).await
     }
 }
 
@@ -95,10 +96,10 @@ impl HookBackend for JsBackend {
 
     /// Queues the callback on the JS thread and returns at once.
     async fn notify(&self, event: Event) -> Result<(), HookError> {
-        let permit = self.in_flight.try_acquire().ok_or(HookError::Overloaded)?;
+        let kind = HookKind::of_event(&event);
+        let permit = self.in_flight.try_acquire(kind)?;
         let bridge = self.bridge()?;
         let target = bridge.clone();
-        let kind = HookKind::of_event(&event);
         bridge
             .channel
             .try_send(move |mut cx| {

@@ -3,7 +3,7 @@
 
 use neon::prelude::*;
 use rmqtt_js_host::hooks::model::{
-    ConnectInfo, ConnectRequest, Event, Message, MessageFrom, MessageInfo, SessionInfo,
+    ClientCert, ConnectInfo, ConnectRequest, Event, Message, MessageFrom, MessageInfo, SessionInfo,
     Subscription,
 };
 
@@ -164,7 +164,8 @@ fn optional_session<'a>(cx: &mut Cx<'a>, s: Option<&SessionInfo>) -> JsResult<'a
 }
 
 /// `AuthenticationRequest { clientId, username, password, protocolVersion,
-/// remoteAddr, keepAlive, cleanSession, tenant? }` (the password as UTF-8 text).
+/// remoteAddr, keepAlive, cleanSession, tenant?, clientCert? }` (the password
+/// as UTF-8 text).
 pub fn auth_request<'a>(cx: &mut Cx<'a>, r: &ConnectRequest) -> JsResult<'a, JsObject> {
     let obj = cx.empty_object();
     let username = string_or_null(cx, r.username.as_deref());
@@ -186,6 +187,24 @@ pub fn auth_request<'a>(cx: &mut Cx<'a>, r: &ConnectRequest) -> JsResult<'a, JsO
         .prop("cleanSession")
         .set(r.clean_start)?;
     set_tenant(cx, obj, r.tenant.as_deref())?;
+    if let Some(cert) = &r.client_cert {
+        let value = client_cert(cx, cert)?;
+        obj.prop(cx, "clientCert").set(value)?;
+    }
+    Ok(obj)
+}
+
+/// `ClientCert { commonName, subject, fingerprintSha256 }` (commonName null
+/// when the subject has no CN).
+fn client_cert<'a>(cx: &mut Cx<'a>, c: &ClientCert) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let common_name = string_or_null(cx, c.common_name.as_deref());
+    obj.prop(cx, "commonName")
+        .set(common_name)?
+        .prop("subject")
+        .set(c.subject.as_str())?
+        .prop("fingerprintSha256")
+        .set(c.fingerprint_sha256.as_str())?;
     Ok(obj)
 }
 

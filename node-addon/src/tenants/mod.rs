@@ -64,7 +64,7 @@ pub fn server_add_tenant(mut cx: FunctionContext) -> JsResult<JsPromise> {
     let server = cx.argument::<ServerBox>(0)?;
     let id = cx.argument::<JsString>(1)?.value(&mut cx);
     let hooks = cx.argument::<JsObject>(2)?;
-    let bound = bind_hooks(&mut cx, hooks, server.channel(), server.in_flight())?;
+    let bound = bind_hooks(&mut cx, hooks, server.channel(), &server.in_flight_of(&id))?;
     let work = server.broker().add_tenant(id.clone(), bound.set);
     let slot = bound.slot;
     let tenants = server.tenants().clone();
@@ -94,7 +94,7 @@ pub fn server_tenant_set_hooks(mut cx: FunctionContext) -> JsResult<JsUndefined>
     let id = cx.argument::<JsString>(1)?.value(&mut cx);
     let hooks = cx.argument::<JsObject>(2)?;
     let tenant = declared(&mut cx, server.broker(), &id)?;
-    let bound = bind_hooks(&mut cx, hooks, server.channel(), server.in_flight())?;
+    let bound = bind_hooks(&mut cx, hooks, server.channel(), &server.in_flight_of(&id))?;
     tenant.set_hooks(bound.set);
     server.tenants().keep(&id, bound.slot);
     Ok(cx.undefined())

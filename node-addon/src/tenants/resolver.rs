@@ -15,7 +15,7 @@ use rmqtt_js_host::hooks::model::ConnectRequest;
 use rmqtt_js_host::hooks::{BackendKind, HookBackend, HookError};
 
 use crate::errors::throw_code;
-use crate::js_backend::in_flight::InFlight;
+use crate::js_backend::in_flight::{InFlight, Lane};
 use crate::js_backend::invoke::{self, Lookup};
 use crate::policy::{PolicyBox, PolicyHandle, ERR_POLICY_CLOSED, ERR_POLICY_MISSING_EXPORT};
 use crate::server::ServerBox;
@@ -84,13 +84,13 @@ impl HookBackend for JsResolver {
     }
 
     async fn resolve_tenant(&self, req: ConnectRequest) -> Result<Option<String>, HookError> {
-        let _permit = self.in_flight.try_acquire().ok_or(HookError::Overloaded)?;
+        let place = self.in_flight.try_acquire(Lane::TenantResolver)?;
         let f = self
             .slot
             .get()
             .ok_or_else(|| HookError::Unavailable("the server was stopped".into()))?;
         let lookup: Lookup = Box::new(move |cx| Some(f.to_inner(cx)));
-        invoke::decide(&self.channel, lookup, req, tenant_answer).await
+        invoke::decide(&self.channel, place, lookup, req, tenant_answer).await
     }
 }
 
