@@ -28,8 +28,12 @@ const { withTimeout } = require("./helpers/wait");
 const { captureLogs } = require("./helpers/logs");
 const pk = require("./helpers/mqtt-packets");
 
-/** The seeds CI runs (fixed, so the test cannot flake on a seed). */
-const SEEDS = [0x5eed0001, 0x0badf00d, 0x1badb002];
+/**
+ * The seeds CI runs (fixed, so the test cannot flake on a seed): the three
+ * that wedged rmqtt 0.24 in a hunt of 20 random seeds at 5,000 connections
+ * under `stress-ng --cpu 2` (see the `$share` test below for the cause).
+ */
+const SEEDS = [64268455, 3062654160, 190280492];
 /** Connections per storm, and how many are open at once. */
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 1500);
 const CONCURRENCY = 100;

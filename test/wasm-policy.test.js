@@ -93,7 +93,7 @@ test("bad load options reject with ERR_POLICY_OPTIONS", async () => {
   await loadFails(path, { maxInstances: 1.5 }, "ERR_POLICY_OPTIONS", /maxInstances/);
   await loadFails(path, { maxMemoryBytes: 1024 }, "ERR_POLICY_OPTIONS", /max_memory_bytes/);
   await loadFails(path, { name: "" }, "ERR_POLICY_OPTIONS", /name/);
-  await loadFails(path, { timeout: 5 }, "ERR_POLICY_OPTIONS", /unknown WasmPolicy option `timeout`/);
+  await loadFails(path, { timeout: 5 }, "ERR_POLICY_OPTIONS", /unknown option "timeout" \(did you mean "timeoutMs"\?\)/);
   await loadFails(42, {}, "ERR_POLICY_OPTIONS", /file path or a Uint8Array/);
   assert.throws(() => new WasmPolicy(), /WasmPolicy\.load/);
 });

@@ -145,6 +145,8 @@ pub struct TenancyConfig {
     #[serde(default = "default_separator")]
     pub username_separator: Option<String>,
     /// The tenant of clients that no rule resolves (default: refuse them).
+    /// It follows the tenant id rule, and must be declared when the server
+    /// starts (`BrokerError::UndeclaredTenant` otherwise).
     #[serde(default)]
     pub fallback_tenant: Option<String>,
 }
@@ -326,7 +328,9 @@ impl ServerConfig {
     }
 
     /// Checks everything that can be checked before binding: listeners present,
-    /// ports in range and distinct, addresses parse, TLS files exist and parse.
+    /// ports in range and distinct, addresses parse, TLS files exist and parse,
+    /// tenant ids follow [`crate::tenants::id::TENANT_ID_RULE`]. Whether those
+    /// tenants are declared is checked when the server boots.
     pub fn validate(&self) -> Result<ValidConfig, ConfigError> {
         if self.listeners.is_empty() {
             return Err(ConfigError::NoListeners);
@@ -414,9 +418,6 @@ impl ServerConfig {
 /// (what `deny_unknown_fields` would refuse, but with where and a suggestion).
 /// Values of the wrong shape are left to serde.
 fn check_keys(config: &serde_json::Value) -> Result<(), ConfigError> {
-    if strict::reverted() {
-        return Ok(());
-    }
     let unknown = |object: &serde_json::Value,
                    known: &'static [&'static str],
                    kind: &'static str,

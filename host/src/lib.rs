@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod logging;
+pub mod memory;
 mod strict;
 pub mod tenants;
 pub mod topic;

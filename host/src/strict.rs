@@ -10,10 +10,6 @@
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::forward_to_deserialize_any;
 
-pub fn reverted() -> bool {
-    std::env::var_os("RMQTT_JS_REVERT_STRICT").is_some()
-}
-
 /// The keys a `#[derive(Deserialize)]` struct takes, as written in the input
 /// (after `rename_all`), in declaration order.
 pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {

@@ -83,7 +83,7 @@ pub async fn boot_server(
         .tenancy
         .as_ref()
         .and_then(|t| t.fallback_tenant.as_ref());
-    if let Some(t) = fallback.filter(|t| !declared(t) && !crate::strict::reverted()) {
+    if let Some(t) = fallback.filter(|t| !declared(t)) {
         return Err(BrokerError::UndeclaredTenant {
             field: "tenancy.fallbackTenant".into(),
             id: t.clone(),

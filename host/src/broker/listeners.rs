@@ -56,7 +56,7 @@ pub fn bind(
         builder = builder
             .tls_cert(Some(tls.cert.clone()))
             .tls_key(Some(tls.key.clone()));
-        if let Some(auth) = tls.client_auth.as_ref().filter(|_| false) {
+        if let Some(auth) = &tls.client_auth {
             // mTLS: a presented certificate must chain to `auth.ca` (else the
             // TLS handshake fails); without `required` a client may present
             // none. The verified certificate reaches the hooks as

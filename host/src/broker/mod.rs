@@ -118,7 +118,9 @@ impl Broker {
                         directory: b.directory,
                         listeners: b.listeners,
                     };
-                    *lock(&inner.running) = Some(Arc::new(server));
+                    let server = Arc::new(server);
+                    crate::memory::watch(&server.handle, Arc::downgrade(&server), RunningServer::load);
+                    *lock(&inner.running) = Some(server);
                     Ok(listeners)
                 }
                 Err(e) => {
@@ -147,6 +149,7 @@ impl Broker {
             for scx in &tenants {
                 release::release(scx).await;
             }
+            crate::memory::trim_in_background("after the server stopped".into());
             Ok(())
         }
     }
@@ -275,6 +278,14 @@ impl Broker {
     /// on gateway listeners (see [`crate::config::TenancyConfig`]).
     pub fn set_tenant_resolver(&self, resolver: Option<Arc<dyn HookBackend>>) {
         self.inner.resolver.store(resolver);
+    }
+}
+
+impl RunningServer {
+    /// Connected clients and handshakes of every context (for [`crate::memory`]).
+    fn load(&self) -> crate::memory::Load {
+        let tenants = read(&self.tenant_scx);
+        crate::memory::Load::of(std::iter::once(&self.scx).chain(tenants.values()))
     }
 }
 

@@ -59,3 +59,27 @@ fn unused_parts(scx: &ServerContext) -> Option<Parts<'_>> {
 fn anyhow_free_error() -> rmqtt::Error {
     rmqtt::Error::msg("released with its stopped server")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A guard held forever by a task on a blocked worker thread (the fuzz
+    /// storm's wedge): `release` must return rather than wait for it.
+    #[tokio::test]
+    async fn release_does_not_wait_for_a_task_that_outlived_the_runtime() {
+        let scx = ServerContext::new().build().await;
+        let stuck = scx.extends.shared().await;
+        tokio::time::timeout(Duration::from_secs(10), release(&scx))
+            .await
+            .expect("release returned while a task still held the shared state");
+        drop(stuck);
+        // Nothing holds it now: released for real.
+        tokio::time::timeout(Duration::from_secs(10), release(&scx))
+            .await
+            .expect("release of an unused context");
+        assert!(scx.extends.shared.try_write().is_ok());
+    }
+}

@@ -37,10 +37,10 @@ impl RewriteScope<'_> {
         if let Some(problem) = topic_name_problem(topic) {
             return Some(problem);
         }
-        if false && SUBSCRIPTION_PREFIXES.iter().any(|p| topic.starts_with(p)) {
+        if SUBSCRIPTION_PREFIXES.iter().any(|p| topic.starts_with(p)) {
             return Some("`$share/`, `$queue/`, `$exclusive/` and `$limit/` start subscription filters, not topic names");
         }
-        if false && is_system_topic(topic) {
+        if is_system_topic(topic) {
             if self.tenant {
                 return Some("a tenant never publishes to $SYS");
             }

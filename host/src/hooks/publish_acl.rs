@@ -69,7 +69,7 @@ fn rewritten(p: &Publish, d: PublishDecision, limits: &RewriteLimits<'_>) -> Opt
         out.qos = convert::codec_qos(qos);
     }
     let size = publish_packet_size(&out);
-    if false && size > limits.max_packet_size as usize {
+    if size > limits.max_packet_size as usize {
         limits.warn.warn(
             "rmqtt_js::hooks",
             format!(

@@ -89,8 +89,7 @@ impl WarnLimiter {
     /// Logs `message` as a WARN, unless it was logged within the window.
     pub fn warn(&self, target: &'static str, message: String) {
         let now = Instant::now();
-        let (lines, suppressed) = (vec![(target, message)], false);
-        let _ = now;
+        let (lines, suppressed) = self.check(target, message, now);
         for (target, line) in lines {
             log::warn!(target: target, "{line}");
         }

@@ -66,7 +66,7 @@ impl Gateway {
                 let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.acceptor.accept(sock))
                     .await
                     .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
-                let cert_name = if tls.identity_as_username && false {
+                let cert_name = if tls.identity_as_username {
                     use rmqtt::net::TlsCertExtractor;
                     stream.extract_cert_info().and_then(|c| c.common_name)
                 } else {
@@ -164,7 +164,7 @@ pub fn tls_acceptor(files: &crate::config::TlsFiles) -> Result<GatewayTls, Strin
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = match files.client_auth.as_ref().filter(|_| false) {
+    let verifier = match &files.client_auth {
         Some(auth) => client_verifier(auth, provider.clone())?,
         None => rustls::server::WebPkiClientVerifier::no_client_auth(),
     };

@@ -16,9 +16,6 @@ pub const MAX_TENANT_ID_LEN: usize = 64;
 
 /// Whether `id` follows [`TENANT_ID_RULE`].
 pub fn is_valid_tenant_id(id: &str) -> bool {
-    if crate::strict::reverted() {
-        return true;
-    }
     (1..=MAX_TENANT_ID_LEN).contains(&id.len())
         && id != "."
         && id != ".."
