@@ -119,7 +119,11 @@ impl Broker {
                         listeners: b.listeners,
                     };
                     let server = Arc::new(server);
-                    crate::memory::watch(&server.handle, Arc::downgrade(&server), RunningServer::load);
+                    crate::memory::watch(
+                        &server.handle,
+                        Arc::downgrade(&server),
+                        RunningServer::load,
+                    );
                     *lock(&inner.running) = Some(server);
                     Ok(listeners)
                 }

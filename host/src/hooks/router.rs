@@ -75,12 +75,8 @@ impl HookRouter {
         notifier: Notifier,
         stats: Arc<HookStats>,
     ) -> Self {
-        let source = |kind: HookKind| match &tenant {
-            Some(t) => Cow::Owned(format!("tenant `{t}`: {kind}")),
-            None => Cow::Borrowed(kind.js_name()),
-        };
-        let publish_source = source(HookKind::ClientPublishAuthorize);
-        let subscribe_source = source(HookKind::ClientSubscribeAuthorize);
+        let publish_source = hook_source(tenant.as_deref(), HookKind::ClientPublishAuthorize);
+        let subscribe_source = hook_source(tenant.as_deref(), HookKind::ClientSubscribeAuthorize);
         HookRouter {
             tenant,
             traffic,
@@ -133,14 +129,6 @@ impl HookRouter {
         self.listeners.get(listener_id).allow_anonymous
     }
 
-    /// How WARNs name `kind`: with the tenant in a tenant context.
-    fn source(&self, kind: HookKind) -> Cow<'static, str> {
-        match self.tenant() {
-            Some(t) => Cow::Owned(format!("tenant `{t}`: {kind}")),
-            None => Cow::Borrowed(kind.js_name()),
-        }
-    }
-
     /// Runs a decision with the timeout, recording the call.
     async fn decide<T>(
         &self,
@@ -162,7 +150,7 @@ impl HookRouter {
                     TARGET,
                     format!(
                         "{} ({}) failed, denying: {e}",
-                        self.source(kind),
+                        hook_source(self.tenant(), kind),
                         backend.kind().as_str()
                     ),
                 );
@@ -333,6 +321,14 @@ impl HookRouter {
             });
         }
         replaced
+    }
+}
+
+/// How WARNs name `kind`: with the tenant in a tenant context.
+fn hook_source(tenant: Option<&str>, kind: HookKind) -> Cow<'static, str> {
+    match tenant {
+        Some(t) => Cow::Owned(format!("tenant `{t}`: {kind}")),
+        None => Cow::Borrowed(kind.js_name()),
     }
 }
 

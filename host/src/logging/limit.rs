@@ -67,10 +67,11 @@ impl WarnLimiter {
     /// A limiter with the standard [`WINDOW`], reported by the shared thread.
     pub fn new() -> Self {
         let limiter = Self::with_window(WINDOW);
-        registry()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(&limiter.inner));
+        let mut all = registry().lock().unwrap_or_else(|e| e.into_inner());
+        // Forget limiters whose context is gone (a Weak holds their memory).
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&limiter.inner));
+        drop(all);
         limiter
     }
 
