@@ -181,7 +181,9 @@ for (const protocolVersion of [4, 5]) {
     await refusedAtTls(t, port, { ...user, ...clientTlsOptions(pki, pki.rogue) }, UNKNOWN_CA);
     assert.equal(rec.count("auth"), 0, "no refused client reached the tenant");
     const c = await connectClient(t, port, { ...user, ...clientTlsOptions(pki, pki.client) });
-    await rec.waitFor("auth", (a) => a.clientId === c.options.clientId);
+    const [req] = await rec.waitFor("auth", (a) => a.clientId === c.options.clientId);
+    // The loopback hop to the tenant keeps the verified certificate.
+    assert.deepEqual(req.clientCert, expectedClientCert(pki.client.cert));
   });
 
   test(`tenant gateway, ${v}: with an optional client certificate, a client without one reaches its tenant, a rogue one does not`, async (t) => {
@@ -190,7 +192,13 @@ for (const protocolVersion of [4, 5]) {
     const { port, rec } = await startGateway(t, pki, { requireClientCert: false });
     const user = { protocol: "tls", protocolVersion, username: "ann@acme" };
     const c = await connectClient(t, port, { ...user, ...clientTlsOptions(pki) });
-    await rec.waitFor("auth", (a) => a.clientId === c.options.clientId);
+    const [req] = await rec.waitFor("auth", (a) => a.clientId === c.options.clientId);
+    assert.equal("clientCert" in req, false, "no clientCert without a certificate");
+    // A client with a certificate and an empty client id (the tenant assigns one) still gets it.
+    const dev = await connectClient(t, port, { ...user, clientId: "", ...clientTlsOptions(pki, pki.client) });
+    const [devReq] = await rec.waitFor("auth", (a) => a.clientId !== c.options.clientId && a.clientCert);
+    assert.deepEqual(devReq.clientCert, expectedClientCert(pki.client.cert));
+    dev.end(true);
     await refusedAtTls(t, port, { ...user, ...clientTlsOptions(pki, pki.rogue) }, UNKNOWN_CA);
   });
 }

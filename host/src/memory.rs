@@ -12,11 +12,13 @@
 //! clients plus CONNECT handshakes in progress, over every context) once per
 //! [`SAMPLE_EVERY`]. When the load has stayed below 1/[`FALL_RATIO`] of a
 //! recent peak of at least [`MIN_PEAK`] for two samples in a row (1-2 s
-//! after the fall), it trims once, on a thread of its own, at most once per [`MIN_TRIM_INTERVAL`], and logs at INFO
-//! (`rmqtt_js::memory`): "returned N MiB to the OS …". A stopped server
-//! trims too ([`trim_in_background`]). On other platforms than Linux with
-//! glibc all this does nothing.
+//! after the fall), it trims once, on a thread of its own, at most once per
+//! [`MIN_TRIM_INTERVAL`], and logs at INFO (`rmqtt_js::memory`): "returned
+//! N MiB to the OS …". `Broker::stop` trims too, silently ([`trim_now`]);
+//! [`trims`] counts both. On other platforms than Linux with glibc all this
+//! does nothing.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -143,13 +145,7 @@ pub fn trim_in_background(why: String) {
     let spawned = std::thread::Builder::new()
         .name("rmqtt-js-trim".into())
         .spawn(move || {
-            let before = resident_kib();
-            trim();
-            let after = resident_kib();
-            let freed = match (before, after) {
-                (Some(b), Some(a)) => b.saturating_sub(a),
-                _ => 0,
-            };
+            let freed = trim_and_measure();
             log::info!(
                 target: LOG_TARGET,
                 "returned {:.1} MiB to the OS {why}",
@@ -158,6 +154,43 @@ pub fn trim_in_background(why: String) {
         });
     if let Err(e) = spawned {
         log::warn!(target: LOG_TARGET, "cannot start a thread to return memory to the OS: {e}");
+    }
+}
+
+/// Trims on a plain thread and waits for it, without blocking the caller's
+/// runtime; logs nothing (a stopped server's line would reach the loggers of
+/// other servers, after the stop). Returns the KiB of resident memory that
+/// went back, `None` where trimming is not supported.
+pub async fn trim_now() -> Option<u64> {
+    if !SUPPORTED {
+        return None;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("rmqtt-js-trim".into())
+        .spawn(move || {
+            let _ = tx.send(trim_and_measure());
+        })
+        .ok()?;
+    rx.await.ok()
+}
+
+/// How many times this process gave memory back (load falls and stops).
+pub fn trims() -> u64 {
+    TRIMS.load(Relaxed)
+}
+
+static TRIMS: AtomicU64 = AtomicU64::new(0);
+
+/// Trims, counts it, and returns the KiB of resident memory that went back.
+fn trim_and_measure() -> u64 {
+    let before = resident_kib();
+    trim();
+    let after = resident_kib();
+    TRIMS.fetch_add(1, Relaxed);
+    match (before, after) {
+        (Some(b), Some(a)) => b.saturating_sub(a),
+        _ => 0,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::hooks::listener_rules::{ListenerRules, ListenerTable};
 use crate::hooks::notify::Notifier;
 use crate::hooks::router::HookRouter;
 use crate::hooks::{HookSlot, HookStats, Traffic};
+use crate::tenants::cert_handoff::CertHandoff;
 use crate::tenants::gateway::{tls_acceptor, Gateway};
 use crate::tenants::resolve::{ResolverSlot, Rules};
 use crate::tenants::{Directory, Tenant};
@@ -33,15 +34,18 @@ pub struct ContextParts {
     pub hooks: Arc<HookSlot>,
     pub stats: Arc<HookStats>,
     pub traffic: Arc<Traffic>,
+    /// Tenant contexts: where the gateways leave verified client certificates.
+    pub certs: Option<Arc<CertHandoff>>,
 }
 
 impl ContextParts {
-    pub fn of_tenant(t: &Tenant) -> ContextParts {
+    pub fn of_tenant(t: &Tenant, directory: &Directory) -> ContextParts {
         ContextParts {
             tenant: Some(t.id().to_string()),
             hooks: t.hooks.clone(),
             stats: t.stats.clone(),
             traffic: t.traffic.clone(),
+            certs: Some(directory.certs()),
         }
     }
 }
@@ -101,7 +105,7 @@ pub async fn boot_server(
     let mut tenant_scx = HashMap::new();
     for t in tenants {
         let public: Vec<&ValidListener> = cfg.listeners_of(Some(t.id())).collect();
-        let booted = boot_context(cfg, ContextParts::of_tenant(t), &public).await?;
+        let booted = boot_context(cfg, ContextParts::of_tenant(t, &directory), &public).await?;
         directory.insert(t.id(), booted.internal.clone());
         infos.extend(booted.listeners.iter().map(|i| (i.name.clone(), i.clone())));
         tenant_scx.insert(t.id().to_string(), booted.scx);
@@ -138,7 +142,7 @@ pub async fn boot_tenant(
     directory: &Directory,
 ) -> Result<ServerContext, BrokerError> {
     let public: Vec<&ValidListener> = cfg.listeners_of(Some(tenant.id())).collect();
-    let booted = boot_context(cfg, ContextParts::of_tenant(tenant), &public).await?;
+    let booted = boot_context(cfg, ContextParts::of_tenant(tenant, directory), &public).await?;
     directory.insert(tenant.id(), booted.internal);
     Ok(booted.scx)
 }
@@ -171,6 +175,7 @@ async fn start_gateway(
         tls,
         rules,
         directory,
+        connect_timeout: l.limits.connect_timeout,
     });
     tokio::spawn(gateway.serve(listener));
     Ok(ListenerInfo {
@@ -239,15 +244,18 @@ async fn boot_context(
         max_packet_size: l.limits.max_packet_size,
     }));
     let notifier = Notifier::spawn(parts.stats.clone());
-    Arc::new(HookRouter::new(
-        parts.tenant.clone(),
-        parts.traffic,
-        parts.hooks,
-        rules,
-        cfg.hook_timeout,
-        notifier,
-        parts.stats,
-    ))
+    Arc::new(
+        HookRouter::new(
+            parts.tenant.clone(),
+            parts.traffic,
+            parts.hooks,
+            rules,
+            cfg.hook_timeout,
+            notifier,
+            parts.stats,
+        )
+        .with_cert_handoff(parts.certs),
+    )
     .register(&scx)
     .await;
 

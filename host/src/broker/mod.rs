@@ -96,6 +96,7 @@ impl Broker {
                 hooks: inner.hooks.clone(),
                 stats: inner.stats.clone(),
                 traffic: inner.traffic.clone(),
+                certs: None,
             };
             let tenants: Vec<Arc<Tenant>> = read(&inner.tenants).values().cloned().collect();
             let resolver = inner.resolver.clone();
@@ -153,7 +154,7 @@ impl Broker {
             for scx in &tenants {
                 release::release(scx).await;
             }
-            crate::memory::trim_in_background("after the server stopped".into());
+            crate::memory::trim_now().await;
             Ok(())
         }
     }

@@ -44,6 +44,7 @@ use super::superusers::Superusers;
 use super::traffic::Traffic;
 use super::{HookBackend, HookError, HookKind, HookSet, HookSlot};
 use crate::logging::limit::WarnLimiter;
+use crate::tenants::cert_handoff::CertHandoff;
 
 const TARGET: &str = "rmqtt_js::hooks";
 
@@ -58,6 +59,8 @@ pub struct HookRouter {
     stats: Arc<HookStats>,
     /// Tenant contexts only: superusers as the tenant's auth hook made them.
     superusers: Superusers,
+    /// Tenant contexts only: client certificates verified by a tls gateway.
+    certs: Option<Arc<CertHandoff>>,
     /// This context's repeated WARNs.
     warn: WarnLimiter,
     /// How WARNs name the two ACLs whose answers the router applies.
@@ -66,6 +69,13 @@ pub struct HookRouter {
 }
 
 impl HookRouter {
+    /// Tenant contexts behind a tls gateway: where the gateway leaves the
+    /// client certificates it verified (see [`CertHandoff`]).
+    pub fn with_cert_handoff(mut self, certs: Option<Arc<CertHandoff>>) -> Self {
+        self.certs = certs;
+        self
+    }
+
     pub fn new(
         tenant: Option<String>,
         traffic: Arc<Traffic>,
@@ -86,6 +96,7 @@ impl HookRouter {
             notifier,
             stats,
             superusers: Superusers::default(),
+            certs: None,
             warn: WarnLimiter::new(),
             publish_source,
             subscribe_source,
@@ -177,7 +188,12 @@ impl HookRouter {
             self.notify_refusal(&set, ci, &AuthResult::NotAuthorized);
             return AuthResult::NotAuthorized;
         };
-        let req = convert::connect_request(ci, self.tenant());
+        let mut req = convert::connect_request(ci, self.tenant());
+        if req.client_cert.is_none() {
+            if let (Some(certs), Some(remote)) = (&self.certs, ci.id().remote_addr) {
+                req.client_cert = certs.take(remote, &ci.id().client_id);
+            }
+        }
         let result = match self
             .decide(
                 HookKind::ClientAuthenticate,

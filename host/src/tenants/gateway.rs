@@ -15,10 +15,6 @@ use super::connect_username::with_username;
 use super::resolve::Rules;
 use super::Directory;
 
-/// How long a new connection may take to finish its TLS handshake, and then
-/// again to send its CONNECT.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How a tls gateway terminates TLS.
 pub struct GatewayTls {
     acceptor: TlsAcceptor,
@@ -35,6 +31,9 @@ pub struct Gateway {
     pub tls: Option<GatewayTls>,
     pub rules: Arc<Rules>,
     pub directory: Arc<Directory>,
+    /// The listener's `connectTimeoutSecs`: the TLS handshake and the whole
+    /// CONNECT must arrive within it.
+    pub connect_timeout: Duration,
 }
 
 impl Gateway {
@@ -61,20 +60,33 @@ impl Gateway {
     async fn handle(&self, sock: TcpStream, remote: SocketAddr) -> std::io::Result<()> {
         let local = sock.local_addr()?;
         sock.set_nodelay(true)?;
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
         match &self.tls {
             Some(tls) => {
-                let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.acceptor.accept(sock))
+                let stream = tokio::time::timeout_at(deadline, tls.acceptor.accept(sock))
                     .await
                     .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
-                let cert_name = if tls.identity_as_username {
+                let cert = {
                     use rmqtt::net::TlsCertExtractor;
-                    stream.extract_cert_info().and_then(|c| c.common_name)
-                } else {
-                    None
+                    stream
+                        .extract_cert_info()
+                        .as_ref()
+                        .and_then(crate::hooks::convert::client_cert)
                 };
-                self.splice(stream, remote, local, cert_name).await
+                self.splice(
+                    stream,
+                    remote,
+                    local,
+                    deadline,
+                    cert,
+                    tls.identity_as_username,
+                )
+                .await
             }
-            None => self.splice(sock, remote, local, None).await,
+            None => {
+                self.splice(sock, remote, local, deadline, None, false)
+                    .await
+            }
         }
     }
 
@@ -83,12 +95,18 @@ impl Gateway {
         mut client: S,
         remote: SocketAddr,
         local: SocketAddr,
-        cert_name: Option<String>,
+        deadline: tokio::time::Instant,
+        cert: Option<crate::hooks::model::ClientCert>,
+        identity_as_username: bool,
     ) -> std::io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&mut client)).await {
+        let cert_name = cert
+            .as_ref()
+            .filter(|_| identity_as_username)
+            .and_then(|c| c.common_name.clone());
+        let connect = match tokio::time::timeout_at(deadline, read_connect(&mut client)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(std::io::Error::other(e)),
             Err(_) => return Err(std::io::Error::other("no CONNECT in time")),
@@ -121,6 +139,10 @@ impl Gateway {
                 return client.shutdown().await;
             }
         };
+        if let Some(cert) = cert {
+            // The tenant's router takes it when this CONNECT is authenticated.
+            self.directory.certs().put(remote, &connect.client_id, cert);
+        }
         let mut upstream = TcpStream::connect(target).await?;
         upstream.set_nodelay(true)?;
         let family = if remote.is_ipv4() && local.is_ipv4() {

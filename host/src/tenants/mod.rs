@@ -10,6 +10,7 @@
 //! tenant ([`resolve`]) and hands the connection to the tenant's context over
 //! loopback with a PROXY-protocol header (so the client's address is kept).
 
+pub(crate) mod cert_handoff;
 pub(crate) mod connect_peek;
 pub(crate) mod connect_username;
 pub(crate) mod gateway;
@@ -82,11 +83,20 @@ impl Tenant {
 }
 
 /// Where gateways find each tenant's context while the server runs: for each
-/// tenant, one loopback address per gateway listener.
+/// tenant, one loopback address per gateway listener; and the client
+/// certificates in transit to them.
 #[derive(Default)]
-pub(crate) struct Directory(RwLock<HashMap<String, Vec<SocketAddr>>>);
+pub(crate) struct Directory(
+    RwLock<HashMap<String, Vec<SocketAddr>>>,
+    Arc<cert_handoff::CertHandoff>,
+);
 
 impl Directory {
+    /// Where gateways leave verified client certificates for the tenants.
+    pub fn certs(&self) -> Arc<cert_handoff::CertHandoff> {
+        self.1.clone()
+    }
+
     pub fn insert(&self, tenant: &str, internal: Vec<SocketAddr>) {
         self.0
             .write()

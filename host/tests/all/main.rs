@@ -3,6 +3,7 @@
 mod broker_lifecycle;
 mod hook_router;
 mod listener_limits;
+mod memory;
 mod support;
 mod tenants;
 mod wasm_broker;
