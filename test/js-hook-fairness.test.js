@@ -22,21 +22,7 @@ const HUNG_TIMEOUT_MS = 60_000;
 /** The bound of the waits that open thousands of connections (a loaded 2-core box). */
 const STORM_WAIT_MS = 60_000;
 
-function mqttString(s) {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-}
-
-function remainingLength(n) {
-  const out = [];
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    out.push(digit);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+const { str: mqttString, varint: remainingLength } = require("./helpers/mqtt-packets");
 
 function packet(type, body) {
   return Buffer.concat([Buffer.from([type]), remainingLength(body.length), body]);

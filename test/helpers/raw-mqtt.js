@@ -25,31 +25,12 @@ const PROP = {
   REASON_STRING: 0x1f,
 };
 
-function varint(n) {
-  const out = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-function u16(n) {
-  return Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-}
+const { varint, u16, str } = require("./mqtt-packets");
 
 function u32(n) {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;
-}
-
-/** A length-prefixed string; a Buffer is taken as its exact bytes (e.g. with a NUL). */
-function str(s) {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s, "utf8");
-  return Buffer.concat([u16(b.length), b]);
 }
 
 /**

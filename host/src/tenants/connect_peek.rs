@@ -169,7 +169,8 @@ pub fn refusal(protocol_version: u8, reason: &str) -> Vec<u8> {
     }
 }
 
-fn push_varint(out: &mut Vec<u8>, mut v: usize) {
+/// Appends `v` as an MQTT variable byte integer.
+pub(super) fn push_varint(out: &mut Vec<u8>, mut v: usize) {
     loop {
         let mut b = (v % 128) as u8;
         v /= 128;

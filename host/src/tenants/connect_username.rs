@@ -4,6 +4,7 @@
 //! tenant's broker, so both see the same username (as a listener rmqtt binds
 //! itself does with the certificate identity).
 
+use super::connect_peek::push_varint;
 use super::connect_peek::{PeekError, PeekedConnect};
 
 /// `c` with `username` as its username, when it has none; unchanged otherwise.
@@ -89,20 +90,6 @@ fn layout(raw: &[u8]) -> Result<(usize, usize, usize), PeekError> {
         return Err(PeekError::Malformed("truncated"));
     }
     Ok((header_len, flags_at, at))
-}
-
-fn push_varint(out: &mut Vec<u8>, mut v: usize) {
-    loop {
-        let mut b = (v % 128) as u8;
-        v /= 128;
-        if v > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if v == 0 {
-            break;
-        }
-    }
 }
 
 #[cfg(test)]
