@@ -12,6 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
+use crate::persistence::PersistenceConfig;
 use crate::strict;
 use crate::tenants::id::{self as tenant_id, is_valid_tenant_id};
 
@@ -133,6 +134,22 @@ pub struct ServerConfig {
     /// it, such listeners serve the default (tenant-less) broker.
     #[serde(default)]
     pub tenancy: Option<TenancyConfig>,
+    /// Where retained messages, persistent sessions and their messages are
+    /// kept across restarts (absent: in memory only).
+    #[serde(default)]
+    pub persistence: Option<PersistenceJson>,
+}
+
+/// `persistence` as written by the user. An unknown key is an error.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersistenceJson {
+    /// The directory of the stores (created when missing).
+    pub dir: String,
+    /// How often written state is `fdatasync`ed, for power loss (default
+    /// 1000 ms; a crash of the process loses nothing either way).
+    #[serde(default)]
+    pub sync_interval_ms: Option<f64>,
 }
 
 /// Tenant resolution for listeners that carry no `tenant` of their own. An
@@ -261,6 +278,7 @@ pub struct ValidConfig {
     pub plugins_config_dir: Option<String>,
     pub hook_timeout: Duration,
     pub tenancy: Option<TenancyConfig>,
+    pub persistence: Option<PersistenceConfig>,
 }
 
 impl ValidConfig {
@@ -324,6 +342,7 @@ impl ServerConfig {
             plugins_default_startups: None,
             hook_timeout_ms: None,
             tenancy: None,
+            persistence: None,
         }
     }
 
@@ -405,11 +424,16 @@ impl ServerConfig {
             }
             Some(ms) => return Err(ConfigError::HookTimeout(ms)),
         };
+        let persistence = match &self.persistence {
+            None => None,
+            Some(p) => Some(validate_persistence(p)?),
+        };
         Ok(ValidConfig {
             listeners,
             plugins_config_dir: self.plugins_config_dir.clone(),
             hook_timeout,
             tenancy: self.tenancy.clone(),
+            persistence,
         })
     }
 }
@@ -464,7 +488,38 @@ fn check_keys(config: &serde_json::Value) -> Result<(), ConfigError> {
             String::new(),
         )?;
     }
+    if let Some(persistence) = config.get("persistence") {
+        unknown(
+            persistence,
+            strict::field_names::<PersistenceJson>(),
+            "persistence",
+            "persistence: ".to_string(),
+        )?;
+    }
     Ok(())
+}
+
+fn validate_persistence(p: &PersistenceJson) -> Result<PersistenceConfig, ConfigError> {
+    if p.dir.trim().is_empty() {
+        return Err(ConfigError::Persistence(
+            "persistence.dir must name a directory".into(),
+        ));
+    }
+    let sync_interval = match p.sync_interval_ms {
+        None => Duration::from_secs(1),
+        Some(ms) if ms.is_finite() && (1.0..=3_600_000.0).contains(&ms) => {
+            Duration::from_millis(ms as u64)
+        }
+        Some(ms) => {
+            return Err(ConfigError::Persistence(format!(
+                "persistence.syncIntervalMs {ms} must be between 1 and 3600000"
+            )))
+        }
+    };
+    Ok(PersistenceConfig {
+        dir: std::path::PathBuf::from(&p.dir),
+        sync_interval,
+    })
 }
 
 /// A tenant id written in the config (`None`: absent), checked against the rule.

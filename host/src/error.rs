@@ -51,6 +51,8 @@ pub enum ConfigError {
     },
     #[error("invalid configuration: listener `{listener}`: {problem}")]
     ClientCert { listener: String, problem: String },
+    #[error("invalid configuration: {0}")]
+    Persistence(String),
     #[error("invalid configuration: listener `{listener}` has {field} {value}; use an integer from {min} to {max}")]
     Limit {
         listener: String,
@@ -77,6 +79,7 @@ impl ConfigError {
             ConfigError::TenantListener { .. } => "ERR_CONFIG_TENANT_LISTENER",
             ConfigError::Limit { .. } => "ERR_CONFIG_LIMIT",
             ConfigError::ClientCert { .. } => "ERR_CONFIG_CLIENT_CERT",
+            ConfigError::Persistence(_) => "ERR_CONFIG_PERSISTENCE",
         }
     }
 }
@@ -115,6 +118,8 @@ pub enum BrokerError {
     /// `id` (quoted) breaks [`crate::tenants::id::TENANT_ID_RULE`].
     #[error("invalid tenant id {0}: {rule}", rule = crate::tenants::id::TENANT_ID_RULE)]
     InvalidTenant(String),
+    #[error(transparent)]
+    Persistence(#[from] crate::persistence::PersistenceError),
     #[error("the broker failed: {0}")]
     Internal(String),
 }
@@ -134,6 +139,7 @@ impl BrokerError {
             BrokerError::TenantExists(_) => "ERR_TENANT_EXISTS",
             BrokerError::UndeclaredTenant { .. } => "ERR_TENANT_UNKNOWN",
             BrokerError::InvalidTenant(_) => "ERR_INVALID_TENANT",
+            BrokerError::Persistence(e) => e.code(),
             BrokerError::Internal(_) => "ERR_INTERNAL",
         }
     }

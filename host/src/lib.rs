@@ -21,6 +21,7 @@ pub mod error;
 pub mod hooks;
 pub mod logging;
 pub mod memory;
+pub mod persistence;
 mod strict;
 pub mod tenants;
 pub mod topic;

@@ -50,5 +50,6 @@ export type {
   SubscribeOptions,
   SubscriptionInfo,
   TenancyConfig,
+  PersistenceConfig,
   UnsubscriptionInfo,
 } from "./types";

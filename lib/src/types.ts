@@ -303,6 +303,30 @@ export interface ServerConfig {
    * Without it, those listeners serve the default (tenant-less) broker.
    */
   tenancy?: TenancyConfig;
+  /**
+   * Keep retained messages, persistent sessions (MQTT 3 clean session 0,
+   * MQTT 5 session expiry) with their subscriptions, and the QoS 1/2
+   * messages queued or in flight for them, across `stop()`/`start()`, a new
+   * server on the same directory, and a crash or `kill -9` of the process.
+   * Absent: all of it lives in memory only and is gone with the server.
+   */
+  persistence?: PersistenceConfig;
+}
+
+/** Where and how the broker keeps its state (see `ServerConfig.persistence`). */
+export interface PersistenceConfig {
+  /**
+   * The directory of the stores (created when missing): one per broker
+   * context, `default/` and `tenants/<id>/`. One running server per
+   * directory (`ERR_PERSISTENCE_LOCKED` otherwise).
+   */
+  dir: string;
+  /**
+   * How often written state is `fdatasync`ed, bounding what a power loss
+   * can take (default 1000 ms). A crash of the process loses nothing
+   * acknowledged, whatever this is.
+   */
+  syncIntervalMs?: number;
 }
 
 /** A bound listener, as `server.listeners` reports it after `start()`. */

@@ -17,6 +17,7 @@ use crate::hooks::listener_rules::{ListenerRules, ListenerTable};
 use crate::hooks::notify::Notifier;
 use crate::hooks::router::HookRouter;
 use crate::hooks::{HookSlot, HookStats, Traffic};
+use crate::persistence::{lock_dir, DirLock, OpenedStore, PersistenceConfig, Rebuilt, Store};
 use crate::tenants::cert_handoff::CertHandoff;
 use crate::tenants::gateway::{tls_acceptor, Gateway};
 use crate::tenants::resolve::{ResolverSlot, Rules};
@@ -53,6 +54,8 @@ impl ContextParts {
 /// A context that is up.
 pub struct BootedContext {
     pub scx: ServerContext,
+    /// Its store, when the server persists.
+    pub store: Option<Arc<Store>>,
     pub listeners: Vec<ListenerInfo>,
     /// One loopback PROXY listener per gateway (tenant contexts only).
     pub internal: Vec<SocketAddr>,
@@ -64,6 +67,24 @@ pub struct BootedServer {
     pub tenants: HashMap<String, ServerContext>,
     pub listeners: Vec<ListenerInfo>,
     pub directory: Arc<Directory>,
+    /// The persistence directory's lock and every context's store.
+    pub persistence: Option<(DirLock, Vec<Arc<Store>>)>,
+}
+
+/// Locks the persistence directory and opens every context's store, before
+/// anything is bound: a store that cannot be used fails the start cleanly.
+fn open_stores(
+    p: &PersistenceConfig,
+    tenants: &[Arc<Tenant>],
+) -> Result<(DirLock, Option<OpenedStore>, HashMap<String, OpenedStore>), BrokerError> {
+    let lock = lock_dir(&p.dir)?;
+    let default = OpenedStore::open(&p.context_dir(None), p.store_options())?;
+    let mut by_tenant = HashMap::new();
+    for t in tenants {
+        let opened = OpenedStore::open(&p.context_dir(Some(t.id())), p.store_options())?;
+        by_tenant.insert(t.id().to_string(), opened);
+    }
+    Ok((lock, Some(default), by_tenant))
 }
 
 /// Boots the default context, every tenant's, then the gateways. Resolves
@@ -93,8 +114,16 @@ pub async fn boot_server(
             id: t.clone(),
         });
     }
+    let (lock, default_store, mut tenant_stores) = match &cfg.persistence {
+        Some(p) => {
+            let (lock, d, t) = open_stores(p, tenants)?;
+            (Some(lock), d, t)
+        }
+        None => (None, None, HashMap::new()),
+    };
     let default_public: Vec<&ValidListener> = cfg.listeners_of(None).collect();
-    let default = boot_context(cfg, default, &default_public).await?;
+    let default = boot_context(cfg, default, &default_public, default_store).await?;
+    let mut stores: Vec<Arc<Store>> = default.store.iter().cloned().collect();
     let mut infos: HashMap<String, ListenerInfo> = default
         .listeners
         .iter()
@@ -105,7 +134,10 @@ pub async fn boot_server(
     let mut tenant_scx = HashMap::new();
     for t in tenants {
         let public: Vec<&ValidListener> = cfg.listeners_of(Some(t.id())).collect();
-        let booted = boot_context(cfg, ContextParts::of_tenant(t, &directory), &public).await?;
+        let store = tenant_stores.remove(t.id());
+        let booted =
+            boot_context(cfg, ContextParts::of_tenant(t, &directory), &public, store).await?;
+        stores.extend(booted.store.clone());
         directory.insert(t.id(), booted.internal.clone());
         infos.extend(booted.listeners.iter().map(|i| (i.name.clone(), i.clone())));
         tenant_scx.insert(t.id().to_string(), booted.scx);
@@ -132,19 +164,34 @@ pub async fn boot_server(
         tenants: tenant_scx,
         listeners,
         directory,
+        persistence: lock.map(|l| (l, stores)),
     })
 }
 
-/// Boots one tenant's context on a running server (a tenant added late).
+/// Boots one tenant's context on a running server (a tenant added late),
+/// with its store when the server persists.
 pub async fn boot_tenant(
     cfg: &ValidConfig,
     tenant: &Tenant,
     directory: &Directory,
-) -> Result<ServerContext, BrokerError> {
+) -> Result<(ServerContext, Option<Arc<Store>>), BrokerError> {
+    let store = match &cfg.persistence {
+        Some(p) => Some(OpenedStore::open(
+            &p.context_dir(Some(tenant.id())),
+            p.store_options(),
+        )?),
+        None => None,
+    };
     let public: Vec<&ValidListener> = cfg.listeners_of(Some(tenant.id())).collect();
-    let booted = boot_context(cfg, ContextParts::of_tenant(tenant, directory), &public).await?;
+    let booted = boot_context(
+        cfg,
+        ContextParts::of_tenant(tenant, directory),
+        &public,
+        store,
+    )
+    .await?;
     directory.insert(tenant.id(), booted.internal);
-    Ok(booted.scx)
+    Ok((booted.scx, booted.store))
 }
 
 async fn start_gateway(
@@ -195,6 +242,7 @@ async fn boot_context(
     cfg: &ValidConfig,
     parts: ContextParts,
     public: &[&ValidListener],
+    opened: Option<OpenedStore>,
 ) -> Result<BootedContext, BrokerError> {
     let mut builder = ServerContext::new()
         .node_id(NODE_ID)
@@ -273,6 +321,30 @@ async fn boot_context(
             infos.push(info);
         }
     }
+    // The listener configs are known now (the sessions need them) and nothing
+    // accepts yet: put back what the store held.
+    let store = match opened {
+        Some(opened) => {
+            let store = opened.store.clone();
+            let started = std::time::Instant::now();
+            let Rebuilt {
+                retained,
+                sessions,
+                messages,
+                expired,
+            } = opened.attach(&scx).await;
+            if retained + sessions + expired > 0 {
+                log::info!(
+                    target: "rmqtt_js::persistence",
+                    "{}: restored {retained} retained messages, {sessions} sessions with {messages} messages ({expired} expired) in {:?}",
+                    parts.tenant.as_deref().map_or("default broker".to_string(), |t| format!("tenant `{t}`")),
+                    started.elapsed()
+                );
+            }
+            Some(store)
+        }
+        None => None,
+    };
     if !all.is_empty() {
         let server = server.build();
         tokio::spawn(async move {
@@ -283,6 +355,7 @@ async fn boot_context(
     }
     Ok(BootedContext {
         scx,
+        store,
         listeners: infos,
         internal: internal_addrs,
     })

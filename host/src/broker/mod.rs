@@ -60,6 +60,13 @@ struct RunningServer {
     tenant_scx: RwLock<HashMap<String, ServerContext>>,
     directory: Arc<Directory>,
     listeners: Vec<ListenerInfo>,
+    /// The persistence directory's lock and the contexts' stores.
+    persistence: Mutex<
+        Option<(
+            crate::persistence::DirLock,
+            Vec<Arc<crate::persistence::Store>>,
+        )>,
+    >,
 }
 
 impl Broker {
@@ -118,6 +125,7 @@ impl Broker {
                         tenant_scx: RwLock::new(b.tenants),
                         directory: b.directory,
                         listeners: b.listeners,
+                        persistence: Mutex::new(b.persistence),
                     };
                     let server = Arc::new(server);
                     crate::memory::watch(
@@ -153,6 +161,17 @@ impl Broker {
             let tenants: Vec<ServerContext> = read(&server.tenant_scx).values().cloned().collect();
             for scx in &tenants {
                 release::release(scx).await;
+            }
+            // Write what is buffered, then let the next server have the directory.
+            let persistence = lock(&server.persistence).take();
+            if let Some((dir_lock, stores)) = persistence {
+                let _ = tokio::task::spawn_blocking(move || {
+                    for s in &stores {
+                        s.close();
+                    }
+                    drop(dir_lock);
+                })
+                .await;
             }
             crate::memory::trim_now().await;
             Ok(())
@@ -254,12 +273,15 @@ impl Broker {
             if let Some(server) = inner.current() {
                 let (cfg, directory, t) =
                     (server.cfg.clone(), server.directory.clone(), tenant.clone());
-                let scx = server
+                let (scx, store) = server
                     .handle
                     .spawn(async move { boot::boot_tenant(&cfg, &t, &directory).await })
                     .await
                     .map_err(|_| BrokerError::NotRunning)??;
                 write(&server.tenant_scx).insert(id.clone(), scx);
+                if let Some((_, stores)) = lock(&server.persistence).as_mut() {
+                    stores.extend(store);
+                }
             }
             write(&inner.tenants).insert(id, tenant.clone());
             Ok(tenant)

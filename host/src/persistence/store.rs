@@ -1,0 +1,669 @@
+//! The store of one broker context: an append-only log (`store.log`) with an
+//! in-memory index of its live records.
+//!
+//! Appends go into a buffer under one lock; a writer thread writes each
+//! buffer with one `write(2)` (group commit) and tells the waiters. A caller
+//! that must not answer its client before the record is in the file (a QoS 1/2
+//! message before the publisher's PUBACK) awaits [`Store::durable`]: once the
+//! write returns, the record survives a crash or `kill -9` of the process. The
+//! writer also `fdatasync`s every `sync_interval` (for power loss), writes a
+//! `Clock` record every few seconds, and compacts the log into a new file when
+//! garbage dominates it. A failed write (a full disk) is retried from the
+//! same position; waiters keep waiting, so nothing is acknowledged that is not
+//! stored, and [`Store::healthy`] turns false so that new publishes are refused.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rmqtt::types::{From, Publish, SubscriptionOptions};
+
+use super::frame::{self, End, Reader, FRAME_OVERHEAD, HEADER_LEN, MAGIC};
+use super::index::{Index, Loc};
+use super::record::{message_key, Record, SessionMeta};
+use super::PersistenceError;
+
+pub const LOG_FILE: &str = "store.log";
+const CLOCK_EVERY: Duration = Duration::from_secs(5);
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How a store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// `fdatasync` at most this long after a write (power-loss window).
+    pub sync_interval: Duration,
+    /// Compact once the log is larger than this and than 2× its live records.
+    pub compact_min_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            sync_interval: Duration::from_secs(1),
+            compact_min_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Figures of a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Size of the log file.
+    pub bytes: u64,
+    /// Bytes of its live records (the rest goes at the next compaction).
+    pub live_bytes: u64,
+    pub retained: u64,
+    pub sessions: u64,
+    pub messages: u64,
+    pub compactions: u64,
+    pub write_errors: u64,
+}
+
+/// A persistent session as it was stored.
+#[derive(Debug)]
+pub struct RecoveredSession {
+    pub client_id: String,
+    pub meta: SessionMeta,
+    pub subs: Vec<(String, SubscriptionOptions)>,
+    /// Oldest first; the packet id it was last sent with (0: not sent).
+    pub msgs: Vec<(From, Publish, u16)>,
+}
+
+/// What a store held when it was opened.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub retained: Vec<(String, From, Publish, Option<i64>)>,
+    pub sessions: Vec<RecoveredSession>,
+    /// The last time the previous run was known alive (Unix ms; 0: never).
+    pub last_alive: i64,
+    /// Bytes of a torn write cut from the end of the log (a crash mid-write).
+    pub torn_bytes: u64,
+}
+
+struct Inner {
+    buf: Vec<u8>,
+    /// The batch that `buf` will be written as.
+    batch: u64,
+    /// The log's length once `buf` is written.
+    len: u64,
+    index: Index,
+    closing: bool,
+    stats: StoreStats,
+}
+
+struct Shared {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+    wake: Condvar,
+    written: tokio::sync::watch::Sender<u64>,
+    healthy: AtomicBool,
+    opts: StoreOptions,
+}
+
+/// An open store. Dropping it (or [`Store::close`]) writes what is buffered.
+pub struct Store {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn now_millis() -> i64 {
+    rmqtt::utils::timestamp_millis()
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, replays it, and starts its
+    /// writer. The caller holds the directory's lock.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<(Store, Recovered), PersistenceError> {
+        std::fs::create_dir_all(dir).map_err(|e| PersistenceError::NotWritable {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let path = dir.join(LOG_FILE);
+        let mut data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(PersistenceError::io(&path, &e)),
+        };
+        let corrupt = |offset: u64, reason: String| PersistenceError::Corrupt {
+            path: path.clone(),
+            offset,
+            reason,
+        };
+        let mut torn_bytes = 0;
+        if data.len() < MAGIC.len() && MAGIC.starts_with(&data) {
+            // New, or a crash right after creating it.
+            data = MAGIC.to_vec();
+            std::fs::write(&path, &data).map_err(|e| PersistenceError::io(&path, &e))?;
+        }
+        let mut index = Index::default();
+        {
+            let mut reader = Reader::new(&data)
+                .ok_or_else(|| corrupt(0, "the file is not an rmqtt-js store".into()))?;
+            for f in reader.by_ref() {
+                let rec = Record::decode(&f.payload)
+                    .map_err(|e| corrupt(f.offset, format!("undecodable record: {e}")))?;
+                let key = match &rec {
+                    Record::MsgPut { from, publish, .. } => message_key(from, publish),
+                    _ => 0,
+                };
+                index.apply(
+                    &rec,
+                    Loc {
+                        offset: f.offset,
+                        len: f.len,
+                    },
+                    key,
+                );
+            }
+            if let End::BadFrameAt(offset) = *reader.end() {
+                if !is_torn_tail(&data, offset as usize) {
+                    return Err(corrupt(offset, "a record fails its checksum".into()));
+                }
+                torn_bytes = data.len() as u64 - offset;
+            }
+        }
+        if torn_bytes > 0 {
+            let keep = data.len() as u64 - torn_bytes;
+            log::warn!(
+                target: "rmqtt_js::persistence",
+                "{}: cut {torn_bytes} bytes of a write torn by a crash at the end of the log",
+                path.display()
+            );
+            data.truncate(keep as usize);
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| PersistenceError::io(&path, &e))?;
+            f.set_len(keep)
+                .map_err(|e| PersistenceError::io(&path, &e))?;
+        }
+        let recovered = recover(&data, &index, torn_bytes)
+            .map_err(|(offset, reason)| corrupt(offset, reason))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| PersistenceError::NotWritable {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let stats = StoreStats {
+            bytes: data.len() as u64,
+            live_bytes: index.live,
+            ..StoreStats::default()
+        };
+        let (written, _) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            inner: Mutex::new(Inner {
+                buf: Vec::new(),
+                batch: 1,
+                len: data.len() as u64,
+                index,
+                closing: false,
+                stats,
+            }),
+            wake: Condvar::new(),
+            written,
+            healthy: AtomicBool::new(true),
+            opts,
+        });
+        drop(data);
+        let s = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("rmqtt-js-store".into())
+            .spawn(move || writer_loop(s, file))
+            .map_err(|e| PersistenceError::io(&path, &e))?;
+        Ok((
+            Store {
+                shared,
+                writer: Mutex::new(Some(writer)),
+            },
+            recovered,
+        ))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends under the lock; returns the batch to await for durability.
+    fn push(&self, g: &mut Inner, rec: &Record, key: u64) -> u64 {
+        let payload = rec.encode();
+        let loc = Loc {
+            offset: g.len,
+            len: (FRAME_OVERHEAD + payload.len()) as u32,
+        };
+        frame::push(&mut g.buf, &payload);
+        g.len += loc.len as u64;
+        g.index.apply(rec, loc, key);
+        self.shared.wake.notify_one();
+        g.batch
+    }
+
+    fn append(&self, rec: Record) -> u64 {
+        let mut g = self.lock();
+        self.push(&mut g, &rec, 0)
+    }
+
+    /// Resolves once `batch` is in the file (survives a crash of the process).
+    pub async fn durable(&self, batch: u64) {
+        let mut rx = self.shared.written.subscribe();
+        let _ = rx.wait_for(|w| *w >= batch).await;
+    }
+
+    /// False while writes fail (a full disk): publishes should be refused.
+    pub fn healthy(&self) -> bool {
+        self.shared.healthy.load(Ordering::Relaxed)
+    }
+
+    pub fn is_session(&self, client_id: &str) -> bool {
+        self.lock()
+            .index
+            .sessions
+            .get(client_id)
+            .is_some_and(|s| s.meta.is_some())
+    }
+
+    pub fn retain_set(
+        &self,
+        topic: &str,
+        from: &From,
+        publish: &Publish,
+        expires_at: Option<i64>,
+    ) -> u64 {
+        self.append(Record::RetainSet {
+            topic: topic.to_string(),
+            from: from.clone(),
+            publish: publish.clone(),
+            expires_at,
+        })
+    }
+
+    pub fn retain_clear(&self, topic: &str) -> u64 {
+        let mut g = self.lock();
+        if !g.index.retained.contains_key(topic) {
+            return 0;
+        }
+        self.push(
+            &mut g,
+            &Record::RetainClear {
+                topic: topic.to_string(),
+            },
+            0,
+        )
+    }
+
+    pub fn session_put(&self, client_id: &str, meta: SessionMeta) -> u64 {
+        self.append(Record::SessionPut {
+            client_id: client_id.to_string(),
+            meta: Box::new(meta),
+        })
+    }
+
+    /// Forgets a session with its subscriptions and messages (no-op if unknown).
+    pub fn session_drop(&self, client_id: &str) -> u64 {
+        let mut g = self.lock();
+        if !g.index.sessions.contains_key(client_id) {
+            return 0;
+        }
+        self.push(
+            &mut g,
+            &Record::SessionDrop {
+                client_id: client_id.to_string(),
+            },
+            0,
+        )
+    }
+
+    pub fn sub_put(
+        &self,
+        client_id: &str,
+        filter: &str,
+        opts: &SubscriptionOptions,
+    ) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.sessions.get(client_id)?.meta?;
+        Some(self.push(
+            &mut g,
+            &Record::SubPut {
+                client_id: client_id.to_string(),
+                filter: filter.to_string(),
+                opts: opts.clone(),
+            },
+            0,
+        ))
+    }
+
+    pub fn sub_drop(&self, client_id: &str, filter: &str) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.sessions.get(client_id)?.subs.get(filter)?;
+        Some(self.push(
+            &mut g,
+            &Record::SubDrop {
+                client_id: client_id.to_string(),
+                filter: filter.to_string(),
+            },
+            0,
+        ))
+    }
+
+    /// Stores a message for `client_id` if that is a persistent session.
+    pub fn msg_put(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.sessions.get(client_id)?.meta?;
+        let seq = g.index.max_seq + 1;
+        let rec = Record::MsgPut {
+            client_id: client_id.to_string(),
+            seq,
+            from: from.clone(),
+            publish: publish.clone(),
+        };
+        let key = message_key(from, publish);
+        Some(self.push(&mut g, &rec, key))
+    }
+
+    /// Notes the packet id a stored message went out with.
+    pub fn msg_sent(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+        let packet_id = publish.packet_id.map_or(0, |p| p.get());
+        let mut g = self.lock();
+        let s = g.index.sessions.get(client_id)?;
+        let seq = s.find_unsent(message_key(from, publish))?;
+        if s.msgs.get(&seq).is_some_and(|m| m.packet_id == packet_id) {
+            return None;
+        }
+        Some(self.push(
+            &mut g,
+            &Record::MsgSent {
+                client_id: client_id.to_string(),
+                seq,
+                packet_id,
+            },
+            0,
+        ))
+    }
+
+    /// Forgets a stored message (acknowledged, dropped or expired).
+    pub fn msg_done(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+        let packet_id = publish.packet_id.map(|p| p.get());
+        let mut g = self.lock();
+        let seq = g
+            .index
+            .sessions
+            .get(client_id)?
+            .find(message_key(from, publish), packet_id)?;
+        Some(self.push(
+            &mut g,
+            &Record::MsgDone {
+                client_id: client_id.to_string(),
+                seq,
+            },
+            0,
+        ))
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let g = self.lock();
+        StoreStats {
+            bytes: g.len,
+            live_bytes: g.index.live,
+            retained: g.index.retained.len() as u64,
+            sessions: g
+                .index
+                .sessions
+                .values()
+                .filter(|s| s.meta.is_some())
+                .count() as u64,
+            messages: g.index.messages() as u64,
+            ..g.stats
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Writes and syncs what is buffered, and stops the writer.
+    pub fn close(&self) {
+        {
+            let mut g = self.lock();
+            if !g.closing {
+                // Sessions online now count their expiry from this moment.
+                let clock = Record::Clock {
+                    millis: now_millis(),
+                };
+                self.push(&mut g, &clock, 0);
+            }
+            g.closing = true;
+            self.shared.wake.notify_one();
+        }
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Whether a bad frame at `offset` is the end of a write cut short by a crash
+/// (the file ends inside the frame, or only zeros follow) rather than damage.
+fn is_torn_tail(data: &[u8], offset: usize) -> bool {
+    let rest = &data[offset..];
+    if rest.len() < FRAME_OVERHEAD {
+        return true;
+    }
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    let ends_inside = FRAME_OVERHEAD.saturating_add(len) >= rest.len();
+    ends_inside && len <= frame::MAX_RECORD || rest.iter().all(|b| *b == 0)
+}
+
+/// Decodes the live records into what the broker rebuilds.
+fn recover(data: &[u8], index: &Index, torn_bytes: u64) -> Result<Recovered, (u64, String)> {
+    let read = |loc: Loc| -> Result<Record, (u64, String)> {
+        let start = loc.offset as usize + FRAME_OVERHEAD;
+        let end = loc.offset as usize + loc.len as usize;
+        Record::decode(&data[start..end]).map_err(|e| (loc.offset, e))
+    };
+    let mut out = Recovered {
+        last_alive: index.last_clock,
+        torn_bytes,
+        ..Recovered::default()
+    };
+    for loc in index.retained.values() {
+        if let Record::RetainSet {
+            topic,
+            from,
+            publish,
+            expires_at,
+        } = read(*loc)?
+        {
+            out.retained.push((topic, from, publish, expires_at));
+        }
+    }
+    for (client_id, s) in &index.sessions {
+        let Some(meta_loc) = s.meta else { continue };
+        let Record::SessionPut { meta, .. } = read(meta_loc)? else {
+            continue;
+        };
+        let mut subs = Vec::with_capacity(s.subs.len());
+        for loc in s.subs.values() {
+            if let Record::SubPut { filter, opts, .. } = read(*loc)? {
+                subs.push((filter, opts));
+            }
+        }
+        let mut msgs = Vec::with_capacity(s.msgs.len());
+        for m in s.msgs.values() {
+            if let Record::MsgPut { from, publish, .. } = read(m.put)? {
+                msgs.push((from, publish, m.packet_id));
+            }
+        }
+        out.sessions.push(RecoveredSession {
+            client_id: client_id.clone(),
+            meta: *meta,
+            subs,
+            msgs,
+        });
+    }
+    Ok(out)
+}
+
+fn writer_loop(shared: Arc<Shared>, mut file: File) {
+    let opts = shared.opts;
+    let mut dirty = false;
+    let mut last_sync = Instant::now();
+    let mut last_clock = Instant::now() - CLOCK_EVERY;
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // Wait for something to do.
+        loop {
+            let now = Instant::now();
+            if now >= last_clock + CLOCK_EVERY && !g.closing {
+                last_clock = now;
+                let payload = Record::Clock {
+                    millis: now_millis(),
+                }
+                .encode();
+                let len = (FRAME_OVERHEAD + payload.len()) as u64;
+                frame::push(&mut g.buf, &payload);
+                g.len += len;
+            }
+            let can_write = retry_at.is_none_or(|t| now >= t);
+            if !g.buf.is_empty() && can_write {
+                break;
+            }
+            if g.closing && (g.buf.is_empty() || !can_write) {
+                drop(g);
+                if dirty {
+                    let _ = file.sync_data();
+                }
+                return;
+            }
+            if dirty && now >= last_sync + opts.sync_interval {
+                drop(g);
+                if let Err(e) = file.sync_data() {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: fdatasync failed: {e}", shared.path.display());
+                }
+                dirty = false;
+                last_sync = Instant::now();
+                g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let mut until = last_clock + CLOCK_EVERY;
+            if dirty {
+                until = until.min(last_sync + opts.sync_interval);
+            }
+            if let Some(t) = retry_at {
+                until = until.min(t);
+            }
+            let wait = until
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
+            g = shared
+                .wake
+                .wait_timeout(g, wait)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        let buf = std::mem::take(&mut g.buf);
+        let batch = g.batch;
+        g.batch += 1;
+        let before = g.len - buf.len() as u64;
+        drop(g);
+        match file.write_all(&buf) {
+            Ok(()) => {
+                dirty = true;
+                if retry_at.take().is_some() {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: writing again", shared.path.display());
+                }
+                shared.healthy.store(true, Ordering::Relaxed);
+                shared.written.send_replace(batch);
+                if let Err(e) = maybe_compact(&shared, &mut file) {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: compaction failed (the log stays as it is): {e}", shared.path.display());
+                }
+            }
+            Err(e) => {
+                // Undo a partial write, put the batch back in front, retry later.
+                let _ = file.set_len(before);
+                let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+                let mut back = buf;
+                back.extend_from_slice(&g.buf);
+                g.buf = back;
+                g.stats.write_errors += 1;
+                drop(g);
+                if shared.healthy.swap(false, Ordering::Relaxed) {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: write failed, publishes are refused until it works again: {e}", shared.path.display());
+                }
+                retry_at = Some(Instant::now() + RETRY_AFTER);
+            }
+        }
+    }
+}
+
+/// Rewrites the log with only its live records once garbage dominates it.
+/// Appenders wait on the lock meanwhile.
+fn maybe_compact(shared: &Shared, file: &mut File) -> std::io::Result<()> {
+    let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+    let min = shared.opts.compact_min_bytes.max(HEADER_LEN + 1);
+    if g.len < min || g.len < 2 * g.index.live + HEADER_LEN || !g.buf.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let old_len = g.len;
+    let mut locs = g.index.live_locs();
+    locs.sort_by_key(|l| l.offset);
+    let tmp_path = shared.path.with_extension("log.compacting");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp_path)?);
+    out.write_all(MAGIC)?;
+    let mut moved: HashMap<u64, u64> = HashMap::with_capacity(locs.len());
+    let mut pos = HEADER_LEN;
+    let mut chunk = Vec::new();
+    for loc in &locs {
+        chunk.resize(loc.len as usize, 0);
+        file.read_exact_at(&mut chunk, loc.offset)?;
+        out.write_all(&chunk)?;
+        moved.insert(loc.offset, pos);
+        pos += loc.len as u64;
+    }
+    let clock = Record::Clock {
+        millis: now_millis(),
+    }
+    .encode();
+    let mut framed = Vec::new();
+    frame::push(&mut framed, &clock);
+    out.write_all(&framed)?;
+    pos += framed.len() as u64;
+    let out = out.into_inner().map_err(|e| e.into_error())?;
+    out.sync_all()?;
+    drop(out);
+    std::fs::rename(&tmp_path, &shared.path)?;
+    if let Some(dir) = shared.path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    *file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(&shared.path)?;
+    g.index.relocate(&moved);
+    g.len = pos;
+    g.stats.compactions += 1;
+    log::info!(
+        target: "rmqtt_js::persistence",
+        "{}: compacted {old_len} bytes to {pos} in {:?}",
+        shared.path.display(),
+        started.elapsed()
+    );
+    Ok(())
+}
