@@ -2,6 +2,8 @@
 //! persistent sessions as they connect and disconnect, their subscriptions,
 //! and every QoS 1/2 message handed to them (stored on the publisher's path,
 //! before its PUBACK/PUBREC), sent (packet id), acknowledged or dropped.
+//! QoS 2 PUBLISHes received from persistent sessions are noted, so that a
+//! resend after a reconnect or a restart is answered, not delivered again.
 //! While the store cannot write, it refuses new publishes (0x97) instead of
 //! acknowledging what it could not keep.
 
@@ -29,6 +31,8 @@ impl Capture {
         let register = scx.extends.hook_mgr().register();
         for typ in [
             Type::MessagePublishCheckAcl,
+            Type::MessagePublish,
+            Type::MessageDuplicateCheck,
             Type::ClientConnected,
             Type::ClientDisconnected,
             Type::SessionTerminated,
@@ -128,6 +132,22 @@ impl Handler for Capture {
                         false,
                         Some(HookResult::PublishAclResult(PublishAclResult(refused))),
                     );
+                }
+            }
+            Parameter::MessagePublish(Some(s), _, p) => {
+                if let (QoS::ExactlyOnce, Some(pid)) = (p.qos, p.packet_id) {
+                    let digest = record::publish_digest(p);
+                    if let Some(batch) = store.in_qos2_put(&s.id.client_id, pid.get(), digest) {
+                        store.durable(batch).await;
+                    }
+                }
+            }
+            Parameter::MessageDuplicateCheck(s, p) => {
+                if let Some(pid) = p.packet_id {
+                    let digest = record::publish_digest(p);
+                    if store.in_qos2_seen(&s.id.client_id, pid.get(), digest) {
+                        return (false, Some(HookResult::Duplicate));
+                    }
                 }
             }
             Parameter::ClientConnected(s) => self.connected(s).await,

@@ -31,6 +31,8 @@ pub struct SessionEntry {
     pub subs: HashMap<String, Loc>,
     pub msgs: BTreeMap<u64, MsgEntry>,
     by_key: HashMap<u64, Vec<u64>>,
+    /// QoS 2 PUBLISHes received from this session: packet id → digest.
+    pub in_qos2: HashMap<u16, (u32, Loc)>,
 }
 
 impl SessionEntry {
@@ -66,7 +68,8 @@ impl SessionEntry {
             .values()
             .map(|m| m.put.len as u64 + m.sent.map_or(0, |l| l.len as u64))
             .sum();
-        meta + subs + msgs
+        let in_qos2: u64 = self.in_qos2.values().map(|(_, l)| l.len as u64).sum();
+        meta + subs + msgs + in_qos2
     }
 }
 
@@ -176,6 +179,17 @@ impl Index {
                     }
                 }
             }
+            Record::InQos2 {
+                client_id,
+                packet_id,
+                digest,
+            } => {
+                let s = self.sessions.entry(client_id.clone()).or_default();
+                if let Some((_, old)) = s.in_qos2.insert(*packet_id, (*digest, loc)) {
+                    self.live -= old.len as u64;
+                }
+                self.live += len;
+            }
             Record::Clock { millis } => self.last_clock = self.last_clock.max(*millis),
         }
     }
@@ -192,6 +206,7 @@ impl Index {
                 out.push(m.put);
                 out.extend(m.sent);
             }
+            out.extend(s.in_qos2.values().map(|(_, l)| *l));
         }
         out
     }
@@ -210,6 +225,7 @@ impl Index {
                 fix(l);
             }
             s.subs.values_mut().for_each(fix);
+            s.in_qos2.values_mut().for_each(|(_, l)| fix(l));
             for m in s.msgs.values_mut() {
                 fix(&mut m.put);
                 if let Some(l) = m.sent.as_mut() {

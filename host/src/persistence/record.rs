@@ -72,6 +72,13 @@ pub enum Record {
         client_id: String,
         seq: u64,
     },
+    /// A QoS 2 PUBLISH this session sent was received and forwarded: a
+    /// resend of it (DUP, same packet id and digest) is not delivered again.
+    InQos2 {
+        client_id: String,
+        packet_id: u16,
+        digest: u32,
+    },
     /// The broker was alive at this time (Unix ms): after a crash, sessions
     /// that were online count their expiry from the last one.
     Clock {
@@ -101,6 +108,16 @@ pub fn message_key(from: &From, publish: &Publish) -> u64 {
     publish.payload.hash(&mut h);
     publish.create_time.hash(&mut h);
     h.finish()
+}
+
+/// A digest of a PUBLISH's topic and payload that is the same in every
+/// build (it is kept in the store).
+pub fn publish_digest(publish: &Publish) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(publish.topic.as_bytes());
+    h.update(&[0]);
+    h.update(&publish.payload);
+    h.finalize()
 }
 
 /// Whether a CONNECT asks for a session that outlives the connection

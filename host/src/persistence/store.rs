@@ -407,6 +407,31 @@ impl Store {
         ))
     }
 
+    /// Notes a QoS 2 PUBLISH received from a persistent session.
+    pub fn in_qos2_put(&self, client_id: &str, packet_id: u16, digest: u32) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.sessions.get(client_id)?.meta?;
+        Some(self.push(
+            &mut g,
+            &Record::InQos2 {
+                client_id: client_id.to_string(),
+                packet_id,
+                digest,
+            },
+            0,
+        ))
+    }
+
+    /// Whether a resent QoS 2 PUBLISH was received already.
+    pub fn in_qos2_seen(&self, client_id: &str, packet_id: u16, digest: u32) -> bool {
+        self.lock()
+            .index
+            .sessions
+            .get(client_id)
+            .and_then(|s| s.in_qos2.get(&packet_id))
+            .is_some_and(|(d, _)| *d == digest)
+    }
+
     pub fn stats(&self) -> StoreStats {
         let g = self.lock();
         StoreStats {
