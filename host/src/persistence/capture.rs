@@ -40,6 +40,7 @@ impl Capture {
             Type::SessionUnsubscribed,
             Type::MessageForwarding,
             Type::MessageDelivered,
+            Type::MessageReceived,
             Type::MessageAcked,
             Type::MessageDropped,
         ] {
@@ -177,6 +178,13 @@ impl Handler for Capture {
                             store.durable(batch).await;
                         }
                     }
+                }
+            }
+            Parameter::MessageReceived(s, from, p) => {
+                // Kept before the PUBREL goes out: after a restart the PUBREL
+                // is resent, never the message (the client may have it done).
+                if let Some(batch) = store.msg_received(&s.id.client_id, from, p) {
+                    store.durable(batch).await;
                 }
             }
             Parameter::MessageAcked(s, from, p) => {

@@ -23,6 +23,16 @@ pub struct MsgEntry {
     /// The packet id it went out with (0: not sent since it was stored).
     pub packet_id: u16,
     pub sent: Option<Loc>,
+    /// PUBREC came: resend the PUBREL, not the message.
+    pub released: Option<Loc>,
+}
+
+impl MsgEntry {
+    fn bytes(&self) -> u64 {
+        self.put.len as u64
+            + self.sent.map_or(0, |l| l.len as u64)
+            + self.released.map_or(0, |l| l.len as u64)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -63,11 +73,7 @@ impl SessionEntry {
     fn live_bytes(&self) -> u64 {
         let meta = self.meta.map_or(0, |l| l.len as u64);
         let subs: u64 = self.subs.values().map(|l| l.len as u64).sum();
-        let msgs: u64 = self
-            .msgs
-            .values()
-            .map(|m| m.put.len as u64 + m.sent.map_or(0, |l| l.len as u64))
-            .sum();
+        let msgs: u64 = self.msgs.values().map(MsgEntry::bytes).sum();
         let in_qos2: u64 = self.in_qos2.values().map(|(_, l)| l.len as u64).sum();
         meta + subs + msgs + in_qos2
     }
@@ -144,6 +150,7 @@ impl Index {
                         key,
                         packet_id: 0,
                         sent: None,
+                        released: None,
                     },
                 );
                 s.by_key.entry(key).or_default().push(*seq);
@@ -166,10 +173,22 @@ impl Index {
                     self.live += len;
                 }
             }
+            Record::MsgReleased { client_id, seq } => {
+                if let Some(m) = self
+                    .sessions
+                    .get_mut(client_id)
+                    .and_then(|s| s.msgs.get_mut(seq))
+                {
+                    if let Some(old) = m.released.replace(loc) {
+                        self.live -= old.len as u64;
+                    }
+                    self.live += len;
+                }
+            }
             Record::MsgDone { client_id, seq } => {
                 if let Some(s) = self.sessions.get_mut(client_id) {
                     if let Some(m) = s.msgs.remove(seq) {
-                        self.live -= m.put.len as u64 + m.sent.map_or(0, |l| l.len as u64);
+                        self.live -= m.bytes();
                         if let Some(seqs) = s.by_key.get_mut(&m.key) {
                             seqs.retain(|x| x != seq);
                             if seqs.is_empty() {
@@ -205,6 +224,7 @@ impl Index {
             for m in s.msgs.values() {
                 out.push(m.put);
                 out.extend(m.sent);
+                out.extend(m.released);
             }
             out.extend(s.in_qos2.values().map(|(_, l)| *l));
         }
@@ -229,6 +249,9 @@ impl Index {
             for m in s.msgs.values_mut() {
                 fix(&mut m.put);
                 if let Some(l) = m.sent.as_mut() {
+                    fix(l);
+                }
+                if let Some(l) = m.released.as_mut() {
                     fix(l);
                 }
             }

@@ -87,3 +87,6 @@ impl OpenedStore {
         rebuilt
     }
 }
+
+#[cfg(test)]
+mod store_tests;

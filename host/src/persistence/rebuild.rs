@@ -16,7 +16,7 @@ use rmqtt::session::{Session, SessionState};
 use rmqtt::types::{DisconnectInfo, QoS, Retain, SessionSubs};
 
 use super::record;
-use super::store::{Recovered, RecoveredSession, Store};
+use super::store::{Recovered, RecoveredMessage, RecoveredSession, Store};
 
 /// What a rebuild brought back.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -161,14 +161,20 @@ async fn rebuild_session(
     {
         let deliver_queue = session.deliver_queue();
         let mut inflight = session.out_inflight().write().await;
-        for (from, mut publish, packet_id) in msgs {
+        for RecoveredMessage {
+            from,
+            mut publish,
+            packet_id,
+            released,
+        } in msgs
+        {
             if packet_id != 0 {
                 publish.packet_id = std::num::NonZeroU16::new(packet_id);
                 publish.dup = true;
-                let status = if publish.qos == QoS::ExactlyOnce {
-                    MomentStatus::UnReceived
-                } else {
-                    MomentStatus::UnAck
+                let status = match (publish.qos, released) {
+                    (QoS::ExactlyOnce, true) => MomentStatus::UnComplete,
+                    (QoS::ExactlyOnce, false) => MomentStatus::UnReceived,
+                    _ => MomentStatus::UnAck,
                 };
                 inflight.push_back(OutInflightMessage::new(status, from, publish));
             } else if let Err((from, p)) = deliver_queue.push((from, publish)) {

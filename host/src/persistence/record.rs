@@ -67,6 +67,12 @@ pub enum Record {
         seq: u64,
         packet_id: u16,
     },
+    /// The client answered the (QoS 2) message with PUBREC: what is owed
+    /// now is the PUBREL, not the message.
+    MsgReleased {
+        client_id: String,
+        seq: u64,
+    },
     /// The message was acknowledged, dropped or expired.
     MsgDone {
         client_id: String,

@@ -70,8 +70,19 @@ pub struct RecoveredSession {
     pub client_id: String,
     pub meta: SessionMeta,
     pub subs: Vec<(String, SubscriptionOptions)>,
-    /// Oldest first; the packet id it was last sent with (0: not sent).
-    pub msgs: Vec<(From, Publish, u16)>,
+    /// Oldest first.
+    pub msgs: Vec<RecoveredMessage>,
+}
+
+/// A stored message of a session.
+#[derive(Debug)]
+pub struct RecoveredMessage {
+    pub from: From,
+    pub publish: Publish,
+    /// The packet id it was last sent with (0: not sent).
+    pub packet_id: u16,
+    /// PUBREC came (QoS 2): the PUBREL is owed, not the message.
+    pub released: bool,
 }
 
 /// What a store held when it was opened.
@@ -388,6 +399,25 @@ impl Store {
         ))
     }
 
+    /// Notes that a QoS 2 message sent with its packet id got its PUBREC.
+    pub fn msg_received(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+        let packet_id = publish.packet_id.map(|p| p.get());
+        let mut g = self.lock();
+        let seq = g
+            .index
+            .sessions
+            .get(client_id)?
+            .find(message_key(from, publish), packet_id)?;
+        Some(self.push(
+            &mut g,
+            &Record::MsgReleased {
+                client_id: client_id.to_string(),
+                seq,
+            },
+            0,
+        ))
+    }
+
     /// Forgets a stored message (acknowledged, dropped or expired).
     pub fn msg_done(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
         let packet_id = publish.packet_id.map(|p| p.get());
@@ -529,7 +559,12 @@ fn recover(data: &[u8], index: &Index, torn_bytes: u64) -> Result<Recovered, (u6
         let mut msgs = Vec::with_capacity(s.msgs.len());
         for m in s.msgs.values() {
             if let Record::MsgPut { from, publish, .. } = read(m.put)? {
-                msgs.push((from, publish, m.packet_id));
+                msgs.push(RecoveredMessage {
+                    from,
+                    publish,
+                    packet_id: m.packet_id,
+                    released: m.released.is_some(),
+                });
             }
         }
         out.sessions.push(RecoveredSession {

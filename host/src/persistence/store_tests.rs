@@ -1,0 +1,282 @@
+//! Tests of the store on its own: what is appended comes back after a
+//! reopen, compaction keeps exactly the live records, a torn tail is cut and
+//! damage is refused.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rmqtt::codec::types::{Publish as CodecPublish, QoS};
+use rmqtt::codec::v3::Connect as ConnectV3;
+use rmqtt::types::{ConnectInfo, From, Id, Publish, SubscriptionOptions};
+
+use super::record::SessionMeta;
+use super::store::{Store, StoreOptions, LOG_FILE};
+use super::PersistenceError;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "rmqtt-js-store-{name}-{}-{}",
+        std::process::id(),
+        rmqtt::utils::timestamp_millis()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn opts() -> StoreOptions {
+    StoreOptions {
+        sync_interval: Duration::from_millis(50),
+        compact_min_bytes: u64::MAX,
+    }
+}
+
+fn publish(topic: &str, payload: &str, qos: QoS, at: i64) -> Publish {
+    Publish::from(CodecPublish {
+        dup: false,
+        retain: false,
+        qos,
+        topic: topic.into(),
+        packet_id: None,
+        payload: Bytes::from(payload.to_string()),
+        properties: None,
+    })
+    .create_time(at)
+}
+
+fn from(client: &str) -> From {
+    From::from_custom(Id::from(1, client.into()))
+}
+
+fn meta(client: &str) -> SessionMeta {
+    let id = Id::from(1, client.into());
+    let connect = ConnectV3 {
+        client_id: client.into(),
+        clean_session: false,
+        ..ConnectV3::default()
+    };
+    SessionMeta {
+        id: id.clone(),
+        conn_info: ConnectInfo::V3(id, Box::new(connect)),
+        created_at: 1,
+        connected_at: 2,
+        disconnected_at: None,
+        disconnect: None,
+    }
+}
+
+fn open(dir: &PathBuf, o: StoreOptions) -> (Store, super::store::Recovered) {
+    Store::open(dir, o).expect("the store opens")
+}
+
+async fn settle(store: &Store) {
+    // One more record and its durability: everything before it is written.
+    let b = store.retain_set(
+        "settle",
+        &from("x"),
+        &publish("settle", "1", QoS::AtMostOnce, 1),
+        None,
+    );
+    store.durable(b).await;
+}
+
+#[tokio::test]
+async fn retained_sessions_and_messages_come_back_after_a_reopen() {
+    let dir = temp_dir("reopen");
+    {
+        let (store, rec) = open(&dir, opts());
+        assert!(rec.retained.is_empty() && rec.sessions.is_empty());
+        store.retain_set(
+            "a",
+            &from("p"),
+            &publish("a", "kept", QoS::AtLeastOnce, 1),
+            None,
+        );
+        store.retain_set(
+            "b",
+            &from("p"),
+            &publish("b", "cleared", QoS::AtLeastOnce, 1),
+            None,
+        );
+        store.retain_clear("b");
+        store.session_put("s1", meta("s1"));
+        store
+            .sub_put("s1", "t/#", &SubscriptionOptions::default())
+            .unwrap();
+        store
+            .sub_put("s1", "gone", &SubscriptionOptions::default())
+            .unwrap();
+        store.sub_drop("s1", "gone").unwrap();
+        assert!(store
+            .msg_put(
+                "nobody",
+                &from("p"),
+                &publish("t/1", "x", QoS::AtLeastOnce, 5)
+            )
+            .is_none());
+        for i in 0..5 {
+            let p = publish("t/1", &format!("m{i}"), QoS::AtLeastOnce, 10 + i);
+            store.msg_put("s1", &from("p"), &p).unwrap();
+        }
+        // m0 went out as packet 7, m1 was acknowledged.
+        let mut sent = publish("t/1", "m0", QoS::AtLeastOnce, 10);
+        sent.packet_id = std::num::NonZeroU16::new(7);
+        store.msg_sent("s1", &from("p"), &sent).unwrap();
+        store
+            .msg_done(
+                "s1",
+                &from("p"),
+                &publish("t/1", "m1", QoS::AtLeastOnce, 11),
+            )
+            .unwrap();
+        store.session_put("s2", meta("s2"));
+        store.session_drop("s2");
+        settle(&store).await;
+        store.close();
+    }
+    let (store, rec) = open(&dir, opts());
+    let mut topics: Vec<_> = rec.retained.iter().map(|r| r.0.clone()).collect();
+    topics.sort();
+    assert_eq!(topics, ["a", "settle"]);
+    assert_eq!(rec.sessions.len(), 1);
+    let s = &rec.sessions[0];
+    assert_eq!(s.client_id, "s1");
+    assert_eq!(
+        s.subs.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["t/#"]
+    );
+    let msgs: Vec<(String, u16)> = s
+        .msgs
+        .iter()
+        .map(|m| {
+            (
+                String::from_utf8(m.publish.payload.to_vec()).unwrap(),
+                m.packet_id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            ("m0".into(), 7),
+            ("m2".into(), 0),
+            ("m3".into(), 0),
+            ("m4".into(), 0)
+        ]
+    );
+    assert!(rec.last_alive > 0, "close() wrote the time");
+    let stats = store.stats();
+    assert_eq!((stats.retained, stats.sessions, stats.messages), (2, 1, 4));
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn compaction_keeps_the_live_records_only() {
+    let dir = temp_dir("compact");
+    let small = StoreOptions {
+        sync_interval: Duration::from_millis(50),
+        compact_min_bytes: 64 * 1024,
+    };
+    {
+        let (store, _) = open(&dir, small);
+        store.session_put("s", meta("s"));
+        for round in 0..2_000 {
+            let p = publish(
+                "r",
+                &format!("value {round} {}", "x".repeat(100)),
+                QoS::AtLeastOnce,
+                round,
+            );
+            store.retain_set("r", &from("p"), &p, None);
+            let m = publish("q", &format!("msg {round}"), QoS::AtLeastOnce, round);
+            store.msg_put("s", &from("p"), &m).unwrap();
+            if round < 1_990 {
+                store.msg_done("s", &from("p"), &m).unwrap();
+            }
+            if round % 100 == 0 {
+                settle(&store).await;
+            }
+        }
+        settle(&store).await;
+        let stats = store.stats();
+        assert!(stats.compactions > 0, "{stats:?}");
+        assert!(stats.bytes < 64 * 1024 * 2, "{stats:?}");
+        store.close();
+    }
+    let (store, rec) = open(&dir, small);
+    let r = rec.retained.iter().find(|r| r.0 == "r").unwrap();
+    assert!(String::from_utf8(r.2.payload.to_vec())
+        .unwrap()
+        .starts_with("value 1999 "));
+    let msgs: Vec<String> = rec.sessions[0]
+        .msgs
+        .iter()
+        .map(|m| String::from_utf8(m.publish.payload.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        msgs,
+        (1_990..2_000)
+            .map(|i| format!("msg {i}"))
+            .collect::<Vec<_>>()
+    );
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_and_damage_is_refused() {
+    let dir = temp_dir("damage");
+    {
+        let (store, _) = open(&dir, opts());
+        store.retain_set(
+            "a",
+            &from("p"),
+            &publish("a", "one", QoS::AtLeastOnce, 1),
+            None,
+        );
+        store.retain_set(
+            "b",
+            &from("p"),
+            &publish("b", "two", QoS::AtLeastOnce, 1),
+            None,
+        );
+        settle(&store).await;
+        store.close();
+    }
+    let log = dir.join(LOG_FILE);
+    let good = std::fs::read(&log).unwrap();
+
+    // A write cut short by a crash: the start of a frame, no more.
+    let mut torn = good.clone();
+    torn.extend_from_slice(&[40, 0, 0, 0, 1, 2]);
+    std::fs::write(&log, &torn).unwrap();
+    let (store, rec) = open(&dir, opts());
+    assert_eq!(rec.torn_bytes, 6);
+    assert_eq!(rec.retained.len(), 3);
+    store.close();
+    // The torn bytes are gone: the log goes on with good records after them.
+    let after = std::fs::read(&log).unwrap();
+    assert_eq!(&after[..good.len()], &good[..]);
+    assert_ne!(&after[good.len()..good.len() + 4], &[40, 0, 0, 0]);
+
+    // A flipped byte in the middle is damage: refused, with where.
+    let mut bad = std::fs::read(&log).unwrap();
+    bad[20] ^= 0xff;
+    std::fs::write(&log, &bad).unwrap();
+    match Store::open(&dir, opts()) {
+        Err(PersistenceError::Corrupt { offset, .. }) => assert!(offset >= 8),
+        Err(e) => panic!("expected Corrupt, got {e:?}"),
+        Ok(_) => panic!("a damaged store opened"),
+    }
+
+    // Not a store at all.
+    std::fs::write(&log, b"hello world").unwrap();
+    match Store::open(&dir, opts()) {
+        Err(e @ PersistenceError::Corrupt { offset: 0, .. }) => {
+            assert_eq!(e.code(), "ERR_PERSISTENCE_CORRUPT")
+        }
+        other => panic!("expected Corrupt at 0, got {:?}", other.err()),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
