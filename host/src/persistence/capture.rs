@@ -17,7 +17,7 @@ use rmqtt::session::Session;
 use rmqtt::types::{ConnectInfo, Disconnect, PublishAclResult, PublishResult, QoS};
 
 use super::record::{self, SessionMeta};
-use super::store::Store;
+use super::store::{Put, Store};
 
 /// Runs before the hook router's ACL, so a refused publish costs no policy call.
 const PRIORITY: rmqtt::hook::Priority = 100;
@@ -33,6 +33,8 @@ impl Capture {
             Type::MessagePublishCheckAcl,
             Type::MessagePublish,
             Type::MessageDuplicateCheck,
+            Type::ClientPublishReceived,
+            Type::ClientPublishReleased,
             Type::ClientConnected,
             Type::ClientDisconnected,
             Type::SessionTerminated,
@@ -136,17 +138,35 @@ impl Handler for Capture {
                 }
             }
             Parameter::MessagePublish(Some(s), _, p) => {
-                if let (QoS::ExactlyOnce, Some(pid)) = (p.qos, p.packet_id) {
+                // Before it is forwarded: the copies stored for persistent
+                // sessions name it, so a resend after a crash in the middle
+                // goes only to those that lack it.
+                match (p.qos, p.packet_id) {
+                    (QoS::ExactlyOnce, Some(pid)) => {
+                        store.in_qos2_begin(&s.id.client_id, pid.get(), record::publish_digest(p))
+                    }
+                    _ => store.in_qos2_idle(&s.id.client_id),
+                }
+            }
+            Parameter::ClientPublishReceived(s, p) => {
+                // Forwarded to every recipient; kept before the PUBREC.
+                if let Some(pid) = p.packet_id {
                     let digest = record::publish_digest(p);
-                    if let Some(batch) = store.in_qos2_put(&s.id.client_id, pid.get(), digest) {
+                    if let Some(batch) = store.in_qos2_commit(&s.id.client_id, pid.get(), digest) {
                         store.durable(batch).await;
                     }
+                }
+            }
+            Parameter::ClientPublishReleased(s, pid) => {
+                // Before the PUBCOMP: only then may the client reuse the id.
+                if let Some(batch) = store.in_qos2_done(&s.id.client_id, pid.get()) {
+                    store.durable(batch).await;
                 }
             }
             Parameter::MessageDuplicateCheck(s, p) => {
                 if let Some(pid) = p.packet_id {
                     let digest = record::publish_digest(p);
-                    if store.in_qos2_seen(&s.id.client_id, pid.get(), digest) {
+                    if store.in_qos2_committed(&s.id.client_id, pid.get(), digest) {
                         return (false, Some(HookResult::Duplicate));
                     }
                 }
@@ -164,11 +184,11 @@ impl Handler for Capture {
             Parameter::SessionUnsubscribed(s, unsub) => {
                 store.sub_drop(&s.id.client_id, &unsub.topic_filter);
             }
-            Parameter::MessageForwarding(to, from, p) => {
-                if let Some(batch) = store.msg_put(to, from, p) {
-                    store.durable(batch).await;
-                }
-            }
+            Parameter::MessageForwarding(to, from, p) => match store.msg_put(to, from, p) {
+                Put::Stored(batch) => store.durable(batch).await,
+                Put::HasItAlready => return (false, Some(HookResult::Duplicate)),
+                Put::NotPersistent => {}
+            },
             Parameter::MessageDelivered(s, from, p) => {
                 if p.qos != QoS::AtMostOnce {
                     if let Some(batch) = store.msg_sent(&s.id.client_id, from, p) {

@@ -4,7 +4,7 @@
 //! the records it points at. Records that a later one replaced or removed are
 //! garbage, counted so that compaction knows when it pays.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::record::Record;
 
@@ -41,8 +41,19 @@ pub struct SessionEntry {
     pub subs: HashMap<String, Loc>,
     pub msgs: BTreeMap<u64, MsgEntry>,
     by_key: HashMap<u64, Vec<u64>>,
-    /// QoS 2 PUBLISHes received from this session: packet id → digest.
-    pub in_qos2: HashMap<u16, (u32, Loc)>,
+    /// QoS 2 PUBLISHes received from this session, by packet id.
+    pub in_qos2: HashMap<u16, InQos2>,
+}
+
+/// A QoS 2 PUBLISH received from a session and not released yet.
+#[derive(Debug, Clone)]
+pub struct InQos2 {
+    pub digest: u32,
+    /// Forwarded to every recipient (else a crash cut it short).
+    pub committed: bool,
+    pub loc: Loc,
+    /// Sessions that have a copy (while not committed).
+    pub recipients: HashSet<String>,
 }
 
 impl SessionEntry {
@@ -74,7 +85,7 @@ impl SessionEntry {
         let meta = self.meta.map_or(0, |l| l.len as u64);
         let subs: u64 = self.subs.values().map(|l| l.len as u64).sum();
         let msgs: u64 = self.msgs.values().map(MsgEntry::bytes).sum();
-        let in_qos2: u64 = self.in_qos2.values().map(|(_, l)| l.len as u64).sum();
+        let in_qos2: u64 = self.in_qos2.values().map(|e| e.loc.len as u64).sum();
         meta + subs + msgs + in_qos2
     }
 }
@@ -89,6 +100,9 @@ pub struct Index {
     pub max_seq: u64,
     /// The latest `Clock` record's time.
     pub last_clock: i64,
+    /// Not stored: the QoS 2 packet id each publisher is forwarding now (a
+    /// connection handles its PUBLISHes one at a time).
+    pub forwarding: HashMap<String, u16>,
 }
 
 impl Index {
@@ -140,7 +154,22 @@ impl Index {
                     self.live -= old.len as u64;
                 }
             }
-            Record::MsgPut { client_id, seq, .. } => {
+            Record::MsgPut {
+                client_id,
+                seq,
+                from,
+                qos2_origin,
+                ..
+            } => {
+                if let Some(e) = qos2_origin.and_then(|pid| {
+                    self.sessions
+                        .get_mut(&*from.id.client_id)
+                        .and_then(|p| p.in_qos2.get_mut(&pid))
+                }) {
+                    if !e.committed {
+                        e.recipients.insert(client_id.clone());
+                    }
+                }
                 self.max_seq = self.max_seq.max(*seq);
                 let s = self.sessions.entry(client_id.clone()).or_default();
                 s.msgs.insert(
@@ -202,20 +231,52 @@ impl Index {
                 client_id,
                 packet_id,
                 digest,
+                committed,
+                recipients,
             } => {
                 let s = self.sessions.entry(client_id.clone()).or_default();
-                if let Some((_, old)) = s.in_qos2.insert(*packet_id, (*digest, loc)) {
-                    self.live -= old.len as u64;
+                let e = s.in_qos2.entry(*packet_id).or_insert_with(|| InQos2 {
+                    digest: *digest,
+                    committed: false,
+                    loc,
+                    recipients: HashSet::new(),
+                });
+                if e.digest != *digest {
+                    // The id carries another message now.
+                    e.digest = *digest;
+                    e.committed = false;
+                    e.recipients.clear();
+                }
+                if e.loc != loc {
+                    self.live -= e.loc.len as u64;
+                    e.loc = loc;
                 }
                 self.live += len;
+                e.committed |= *committed;
+                if e.committed {
+                    e.recipients.clear();
+                } else {
+                    e.recipients.extend(recipients.iter().cloned());
+                }
+            }
+            Record::InQos2Done {
+                client_id,
+                packet_id,
+            } => {
+                if let Some(old) = self
+                    .sessions
+                    .get_mut(client_id)
+                    .and_then(|s| s.in_qos2.remove(packet_id))
+                {
+                    self.live -= old.loc.len as u64;
+                }
             }
             Record::Clock { millis } => self.last_clock = self.last_clock.max(*millis),
         }
     }
 
-    /// Every live record, in an order that replays to the same index:
-    /// retained messages, then per session its meta, subscriptions, and its
-    /// messages oldest first, each followed by its `MsgSent`.
+    /// Every live record but the `InQos2`s (compaction writes those anew,
+    /// whole, after the rest).
     pub fn live_locs(&self) -> Vec<Loc> {
         let mut out: Vec<Loc> = self.retained.values().copied().collect();
         for s in self.sessions.values() {
@@ -226,7 +287,6 @@ impl Index {
                 out.extend(m.sent);
                 out.extend(m.released);
             }
-            out.extend(s.in_qos2.values().map(|(_, l)| *l));
         }
         out
     }
@@ -245,7 +305,6 @@ impl Index {
                 fix(l);
             }
             s.subs.values_mut().for_each(fix);
-            s.in_qos2.values_mut().for_each(|(_, l)| fix(l));
             for m in s.msgs.values_mut() {
                 fix(&mut m.put);
                 if let Some(l) = m.sent.as_mut() {

@@ -14,6 +14,7 @@
 //! `<dir>/rmqtt-js.lock` keeps a second server off the directory.
 
 mod capture;
+mod device;
 mod error;
 mod frame;
 mod index;

@@ -60,6 +60,9 @@ pub enum Record {
         seq: u64,
         from: From,
         publish: Publish,
+        /// The packet id of the QoS 2 PUBLISH of `from` this is a copy of,
+        /// while that one is not committed (see `InQos2`).
+        qos2_origin: Option<u16>,
     },
     /// The message went out with this packet id (resent with it, DUP set).
     MsgSent {
@@ -78,12 +81,25 @@ pub enum Record {
         client_id: String,
         seq: u64,
     },
-    /// A QoS 2 PUBLISH this session sent was received and forwarded: a
-    /// resend of it (DUP, same packet id and digest) is not delivered again.
+    /// A QoS 2 PUBLISH this session sent, by packet id, until its PUBREL.
+    /// Written before it is forwarded (`committed: false`), and again once
+    /// it was forwarded, before the PUBREC (`committed: true`). A resend of a
+    /// committed one is answered and not delivered again; a resend of one
+    /// whose forwarding a crash cut short goes to the `recipients` that do
+    /// not have it yet.
     InQos2 {
         client_id: String,
         packet_id: u16,
         digest: u32,
+        committed: bool,
+        /// Sessions that have it (filled by `MsgPut`s; written out whole by
+        /// compaction).
+        recipients: Vec<String>,
+    },
+    /// The session sent PUBREL for that packet id: it may carry a new message.
+    InQos2Done {
+        client_id: String,
+        packet_id: u16,
     },
     /// The broker was alive at this time (Unix ms): after a crash, sessions
     /// that were online count their expiry from the last one.

@@ -13,16 +13,14 @@
 //! stored, and [`Store::healthy`] turns false so that new publishes are refused.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rmqtt::types::{From, Publish, SubscriptionOptions};
 
+use super::device::{FileDevice, LogDevice};
 use super::frame::{self, End, Reader, FRAME_OVERHEAD, HEADER_LEN, MAGIC};
 use super::index::{Index, Loc};
 use super::record::{message_key, Record, SessionMeta};
@@ -62,6 +60,17 @@ pub struct StoreStats {
     pub messages: u64,
     pub compactions: u64,
     pub write_errors: u64,
+}
+
+/// What [`Store::msg_put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// Stored; durable once this batch is.
+    Stored(u64),
+    /// The recipient is not a persistent session.
+    NotPersistent,
+    /// The recipient has this QoS 2 message already (from before a crash).
+    HasItAlready,
 }
 
 /// A persistent session as it was stored.
@@ -108,7 +117,8 @@ struct Inner {
 }
 
 struct Shared {
-    path: PathBuf,
+    /// The device, as messages name it.
+    name: String,
     inner: Mutex<Inner>,
     wake: Condvar,
     written: tokio::sync::watch::Sender<u64>,
@@ -135,28 +145,49 @@ impl Store {
             reason: e.to_string(),
         })?;
         let path = dir.join(LOG_FILE);
-        let mut data = match std::fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(PersistenceError::io(&path, &e)),
-        };
-        let corrupt = |offset: u64, reason: String| PersistenceError::Corrupt {
-            path: path.clone(),
-            offset,
-            reason,
-        };
-        let mut torn_bytes = 0;
+        let io_err = |e: std::io::Error| PersistenceError::io(&path, &e);
+        // The log must take writes before anything is served.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| PersistenceError::NotWritable {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let mut device = FileDevice::new(&path);
+        let data = device.read_all().map_err(io_err)?;
+        Store::open_device(Box::new(device), data, opts).map_err(|e| match e {
+            DeviceOpenError::Corrupt { offset, reason } => PersistenceError::Corrupt {
+                path: path.clone(),
+                offset,
+                reason,
+            },
+            DeviceOpenError::Io(e) => io_err(e),
+        })
+    }
+
+    /// Replays `data` (the device's whole log), repairs a torn tail, and
+    /// starts the writer on `device`.
+    pub(crate) fn open_device(
+        mut device: Box<dyn LogDevice>,
+        mut data: Vec<u8>,
+        opts: StoreOptions,
+    ) -> Result<(Store, Recovered), DeviceOpenError> {
+        let corrupt = |offset: u64, reason: String| DeviceOpenError::Corrupt { offset, reason };
+        let name = device.describe();
         if data.len() < MAGIC.len() && MAGIC.starts_with(&data) {
             // New, or a crash right after creating it.
+            device.replace(MAGIC).map_err(DeviceOpenError::Io)?;
             data = MAGIC.to_vec();
-            std::fs::write(&path, &data).map_err(|e| PersistenceError::io(&path, &e))?;
         }
         let mut index = Index::default();
+        let mut torn_bytes = 0;
         {
             let mut reader = Reader::new(&data)
-                .ok_or_else(|| corrupt(0, "the file is not an rmqtt-js store".into()))?;
+                .ok_or_else(|| corrupt(0, "it is not an rmqtt-js store".into()))?;
             for f in reader.by_ref() {
-                let rec = Record::decode(&f.payload)
+                let rec = Record::decode(f.payload)
                     .map_err(|e| corrupt(f.offset, format!("undecodable record: {e}")))?;
                 let key = match &rec {
                     Record::MsgPut { from, publish, .. } => message_key(from, publish),
@@ -182,27 +213,13 @@ impl Store {
             let keep = data.len() as u64 - torn_bytes;
             log::warn!(
                 target: "rmqtt_js::persistence",
-                "{}: cut {torn_bytes} bytes of a write torn by a crash at the end of the log",
-                path.display()
+                "{name}: cut {torn_bytes} bytes of a write torn by a crash at the end of the log"
             );
             data.truncate(keep as usize);
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| PersistenceError::io(&path, &e))?;
-            f.set_len(keep)
-                .map_err(|e| PersistenceError::io(&path, &e))?;
+            device.truncate(keep).map_err(DeviceOpenError::Io)?;
         }
         let recovered = recover(&data, &index, torn_bytes)
             .map_err(|(offset, reason)| corrupt(offset, reason))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| PersistenceError::NotWritable {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-            })?;
         let stats = StoreStats {
             bytes: data.len() as u64,
             live_bytes: index.live,
@@ -210,7 +227,7 @@ impl Store {
         };
         let (written, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
-            path: path.clone(),
+            name: name.clone(),
             inner: Mutex::new(Inner {
                 buf: Vec::new(),
                 batch: 1,
@@ -228,8 +245,8 @@ impl Store {
         let s = shared.clone();
         let writer = std::thread::Builder::new()
             .name("rmqtt-js-store".into())
-            .spawn(move || writer_loop(s, file))
-            .map_err(|e| PersistenceError::io(&path, &e))?;
+            .spawn(move || writer_loop(s, device))
+            .map_err(DeviceOpenError::Io)?;
         Ok((
             Store {
                 shared,
@@ -365,18 +382,39 @@ impl Store {
     }
 
     /// Stores a message for `client_id` if that is a persistent session.
-    pub fn msg_put(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+    pub fn msg_put(&self, client_id: &str, from: &From, publish: &Publish) -> Put {
         let mut g = self.lock();
-        g.index.sessions.get(client_id)?.meta?;
+        if g.index
+            .sessions
+            .get(client_id)
+            .and_then(|s| s.meta)
+            .is_none()
+        {
+            return Put::NotPersistent;
+        }
+        let publisher: &str = &from.id.client_id;
+        let qos2_origin = g.index.forwarding.get(publisher).copied();
+        if let Some(pid) = qos2_origin {
+            let has_it = g
+                .index
+                .sessions
+                .get(publisher)
+                .and_then(|p| p.in_qos2.get(&pid))
+                .is_some_and(|e| e.recipients.contains(client_id));
+            if has_it {
+                return Put::HasItAlready;
+            }
+        }
         let seq = g.index.max_seq + 1;
         let rec = Record::MsgPut {
             client_id: client_id.to_string(),
             seq,
             from: from.clone(),
             publish: publish.clone(),
+            qos2_origin,
         };
         let key = message_key(from, publish);
-        Some(self.push(&mut g, &rec, key))
+        Put::Stored(self.push(&mut g, &rec, key))
     }
 
     /// Notes the packet id a stored message went out with.
@@ -437,29 +475,73 @@ impl Store {
         ))
     }
 
-    /// Notes a QoS 2 PUBLISH received from a persistent session.
-    pub fn in_qos2_put(&self, client_id: &str, packet_id: u16, digest: u32) -> Option<u64> {
+    /// A QoS 2 PUBLISH of a persistent session is about to be forwarded.
+    pub fn in_qos2_begin(&self, client_id: &str, packet_id: u16, digest: u32) {
         let mut g = self.lock();
-        g.index.sessions.get(client_id)?.meta?;
+        if g.index
+            .sessions
+            .get(client_id)
+            .and_then(|s| s.meta)
+            .is_none()
+        {
+            return;
+        }
+        g.index.forwarding.insert(client_id.to_string(), packet_id);
+        let rec = Record::InQos2 {
+            client_id: client_id.to_string(),
+            packet_id,
+            digest,
+            committed: false,
+            recipients: Vec::new(),
+        };
+        self.push(&mut g, &rec, 0);
+    }
+
+    /// A PUBLISH of `client_id` that is not a QoS 2 one is about to be forwarded.
+    pub fn in_qos2_idle(&self, client_id: &str) {
+        let mut g = self.lock();
+        if !g.index.forwarding.is_empty() {
+            g.index.forwarding.remove(client_id);
+        }
+    }
+
+    /// It was forwarded: a resend is a duplicate until its PUBREL.
+    pub fn in_qos2_commit(&self, client_id: &str, packet_id: u16, digest: u32) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.forwarding.remove(client_id);
+        g.index.sessions.get(client_id)?.in_qos2.get(&packet_id)?;
+        let rec = Record::InQos2 {
+            client_id: client_id.to_string(),
+            packet_id,
+            digest,
+            committed: true,
+            recipients: Vec::new(),
+        };
+        Some(self.push(&mut g, &rec, 0))
+    }
+
+    /// Notes the PUBREL of a QoS 2 packet id of a persistent session.
+    pub fn in_qos2_done(&self, client_id: &str, packet_id: u16) -> Option<u64> {
+        let mut g = self.lock();
+        g.index.sessions.get(client_id)?.in_qos2.get(&packet_id)?;
         Some(self.push(
             &mut g,
-            &Record::InQos2 {
+            &Record::InQos2Done {
                 client_id: client_id.to_string(),
                 packet_id,
-                digest,
             },
             0,
         ))
     }
 
-    /// Whether a resent QoS 2 PUBLISH was received already.
-    pub fn in_qos2_seen(&self, client_id: &str, packet_id: u16, digest: u32) -> bool {
+    /// Whether a QoS 2 PUBLISH is a resend of one forwarded to everyone.
+    pub fn in_qos2_committed(&self, client_id: &str, packet_id: u16, digest: u32) -> bool {
         self.lock()
             .index
             .sessions
             .get(client_id)
             .and_then(|s| s.in_qos2.get(&packet_id))
-            .is_some_and(|(d, _)| *d == digest)
+            .is_some_and(|e| e.committed && e.digest == digest)
     }
 
     pub fn stats(&self) -> StoreStats {
@@ -479,8 +561,9 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.shared.path
+    /// The log, as messages name it (a path, or a Redis key).
+    pub fn name(&self) -> &str {
+        &self.shared.name
     }
 
     /// Writes and syncs what is buffered, and stops the writer.
@@ -508,6 +591,13 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Why a device's log could not be opened.
+#[derive(Debug)]
+pub(crate) enum DeviceOpenError {
+    Corrupt { offset: u64, reason: String },
+    Io(std::io::Error),
 }
 
 /// Whether a bad frame at `offset` is the end of a write cut short by a crash
@@ -577,7 +667,7 @@ fn recover(data: &[u8], index: &Index, torn_bytes: u64) -> Result<Recovered, (u6
     Ok(out)
 }
 
-fn writer_loop(shared: Arc<Shared>, mut file: File) {
+fn writer_loop(shared: Arc<Shared>, mut device: Box<dyn LogDevice>) {
     let opts = shared.opts;
     let mut dirty = false;
     let mut last_sync = Instant::now();
@@ -605,14 +695,14 @@ fn writer_loop(shared: Arc<Shared>, mut file: File) {
             if g.closing && (g.buf.is_empty() || !can_write) {
                 drop(g);
                 if dirty {
-                    let _ = file.sync_data();
+                    let _ = device.sync();
                 }
                 return;
             }
             if dirty && now >= last_sync + opts.sync_interval {
                 drop(g);
-                if let Err(e) = file.sync_data() {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: fdatasync failed: {e}", shared.path.display());
+                if let Err(e) = device.sync() {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: sync failed: {e}", shared.name);
                 }
                 dirty = false;
                 last_sync = Instant::now();
@@ -638,23 +728,21 @@ fn writer_loop(shared: Arc<Shared>, mut file: File) {
         let buf = std::mem::take(&mut g.buf);
         let batch = g.batch;
         g.batch += 1;
-        let before = g.len - buf.len() as u64;
         drop(g);
-        match file.write_all(&buf) {
+        match device.append(&buf) {
             Ok(()) => {
                 dirty = true;
                 if retry_at.take().is_some() {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: writing again", shared.path.display());
+                    log::warn!(target: "rmqtt_js::persistence", "{}: writing again", shared.name);
                 }
                 shared.healthy.store(true, Ordering::Relaxed);
                 shared.written.send_replace(batch);
-                if let Err(e) = maybe_compact(&shared, &mut file) {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: compaction failed (the log stays as it is): {e}", shared.path.display());
+                if let Err(e) = maybe_compact(&shared, device.as_mut()) {
+                    log::warn!(target: "rmqtt_js::persistence", "{}: compaction failed (the log stays as it is): {e}", shared.name);
                 }
             }
             Err(e) => {
-                // Undo a partial write, put the batch back in front, retry later.
-                let _ = file.set_len(before);
+                // The device undid a partial write: put the batch back in front, retry later.
                 let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
                 let mut back = buf;
                 back.extend_from_slice(&g.buf);
@@ -662,7 +750,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: File) {
                 g.stats.write_errors += 1;
                 drop(g);
                 if shared.healthy.swap(false, Ordering::Relaxed) {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: write failed, publishes are refused until it works again: {e}", shared.path.display());
+                    log::warn!(target: "rmqtt_js::persistence", "{}: write failed, publishes are refused until it works again: {e}", shared.name);
                 }
                 retry_at = Some(Instant::now() + RETRY_AFTER);
             }
@@ -672,7 +760,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: File) {
 
 /// Rewrites the log with only its live records once garbage dominates it.
 /// Appenders wait on the lock meanwhile.
-fn maybe_compact(shared: &Shared, file: &mut File) -> std::io::Result<()> {
+fn maybe_compact(shared: &Shared, device: &mut dyn LogDevice) -> std::io::Result<()> {
     let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
     let min = shared.opts.compact_min_bytes.max(HEADER_LEN + 1);
     if g.len < min || g.len < 2 * g.index.live + HEADER_LEN || !g.buf.is_empty() {
@@ -680,49 +768,71 @@ fn maybe_compact(shared: &Shared, file: &mut File) -> std::io::Result<()> {
     }
     let started = Instant::now();
     let old_len = g.len;
+    let old = device.read_all()?;
+    if old.len() as u64 != old_len {
+        return Err(std::io::Error::other(format!(
+            "the log is {} bytes where {old_len} were written",
+            old.len()
+        )));
+    }
     let mut locs = g.index.live_locs();
     locs.sort_by_key(|l| l.offset);
-    let tmp_path = shared.path.with_extension("log.compacting");
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp_path)?);
-    out.write_all(MAGIC)?;
+    let mut out = Vec::with_capacity(g.index.live as usize + 64);
+    out.extend_from_slice(MAGIC);
     let mut moved: HashMap<u64, u64> = HashMap::with_capacity(locs.len());
-    let mut pos = HEADER_LEN;
-    let mut chunk = Vec::new();
     for loc in &locs {
-        chunk.resize(loc.len as usize, 0);
-        file.read_exact_at(&mut chunk, loc.offset)?;
-        out.write_all(&chunk)?;
-        moved.insert(loc.offset, pos);
-        pos += loc.len as u64;
+        moved.insert(loc.offset, out.len() as u64);
+        let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);
+        out.extend_from_slice(&old[a..b]);
+    }
+    drop(old);
+    // The QoS 2 receive state, whole (its recipients came from records that
+    // may be gone).
+    let mut qos2_locs: Vec<(String, u16, Loc)> = Vec::new();
+    for (client_id, s) in &g.index.sessions {
+        for (packet_id, e) in &s.in_qos2 {
+            let rec = Record::InQos2 {
+                client_id: client_id.clone(),
+                packet_id: *packet_id,
+                digest: e.digest,
+                committed: e.committed,
+                recipients: e.recipients.iter().cloned().collect(),
+            }
+            .encode();
+            let loc = Loc {
+                offset: out.len() as u64,
+                len: (FRAME_OVERHEAD + rec.len()) as u32,
+            };
+            frame::push(&mut out, &rec);
+            qos2_locs.push((client_id.clone(), *packet_id, loc));
+        }
     }
     let clock = Record::Clock {
         millis: now_millis(),
     }
     .encode();
-    let mut framed = Vec::new();
-    frame::push(&mut framed, &clock);
-    out.write_all(&framed)?;
-    pos += framed.len() as u64;
-    let out = out.into_inner().map_err(|e| e.into_error())?;
-    out.sync_all()?;
-    drop(out);
-    std::fs::rename(&tmp_path, &shared.path)?;
-    if let Some(dir) = shared.path.parent() {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+    frame::push(&mut out, &clock);
+    device.replace(&out)?;
+    // Only now that the new log is in place does the index move to it.
+    let idx = &mut g.index;
+    idx.relocate(&moved);
+    for (client_id, packet_id, loc) in qos2_locs {
+        if let Some(e) = idx
+            .sessions
+            .get_mut(&client_id)
+            .and_then(|s| s.in_qos2.get_mut(&packet_id))
+        {
+            idx.live = idx.live + loc.len as u64 - e.loc.len as u64;
+            e.loc = loc;
         }
     }
-    *file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .open(&shared.path)?;
-    g.index.relocate(&moved);
-    g.len = pos;
+    g.len = out.len() as u64;
     g.stats.compactions += 1;
     log::info!(
         target: "rmqtt_js::persistence",
-        "{}: compacted {old_len} bytes to {pos} in {:?}",
-        shared.path.display(),
+        "{}: compacted {old_len} bytes to {} in {:?}",
+        shared.name,
+        out.len(),
         started.elapsed()
     );
     Ok(())

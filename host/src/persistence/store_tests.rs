@@ -11,7 +11,7 @@ use rmqtt::codec::v3::Connect as ConnectV3;
 use rmqtt::types::{ConnectInfo, From, Id, Publish, SubscriptionOptions};
 
 use super::record::SessionMeta;
-use super::store::{Store, StoreOptions, LOG_FILE};
+use super::store::{Put, Store, StoreOptions, LOG_FILE};
 use super::PersistenceError;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -107,16 +107,20 @@ async fn retained_sessions_and_messages_come_back_after_a_reopen() {
             .sub_put("s1", "gone", &SubscriptionOptions::default())
             .unwrap();
         store.sub_drop("s1", "gone").unwrap();
-        assert!(store
-            .msg_put(
+        assert_eq!(
+            store.msg_put(
                 "nobody",
                 &from("p"),
                 &publish("t/1", "x", QoS::AtLeastOnce, 5)
-            )
-            .is_none());
+            ),
+            Put::NotPersistent
+        );
         for i in 0..5 {
             let p = publish("t/1", &format!("m{i}"), QoS::AtLeastOnce, 10 + i);
-            store.msg_put("s1", &from("p"), &p).unwrap();
+            assert!(matches!(
+                store.msg_put("s1", &from("p"), &p),
+                Put::Stored(_)
+            ));
         }
         // m0 went out as packet 7, m1 was acknowledged.
         let mut sent = publish("t/1", "m0", QoS::AtLeastOnce, 10);
@@ -190,7 +194,7 @@ async fn compaction_keeps_the_live_records_only() {
             );
             store.retain_set("r", &from("p"), &p, None);
             let m = publish("q", &format!("msg {round}"), QoS::AtLeastOnce, round);
-            store.msg_put("s", &from("p"), &m).unwrap();
+            assert!(matches!(store.msg_put("s", &from("p"), &m), Put::Stored(_)));
             if round < 1_990 {
                 store.msg_done("s", &from("p"), &m).unwrap();
             }
@@ -278,5 +282,64 @@ async fn a_torn_tail_is_cut_and_damage_is_refused() {
         }
         other => panic!("expected Corrupt at 0, got {:?}", other.err()),
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn qos2_receive_state_survives_and_compaction_keeps_its_recipients() {
+    let dir = temp_dir("qos2");
+    let small = StoreOptions {
+        sync_interval: Duration::from_millis(50),
+        compact_min_bytes: 16 * 1024,
+    };
+    {
+        let (store, _) = open(&dir, small);
+        for c in ["pub", "a", "b"] {
+            store.session_put(c, meta(c));
+        }
+        let p = publish("t", "exactly once", QoS::ExactlyOnce, 7);
+        // Forwarding of packet 5 cut short after "a" got its copy...
+        store.in_qos2_begin("pub", 5, 99);
+        assert!(matches!(
+            store.msg_put("a", &from("pub"), &p),
+            Put::Stored(_)
+        ));
+        // ...and "a" acknowledged it before the crash.
+        store.msg_done("a", &from("pub"), &p).unwrap();
+        // Packet 6 went everywhere.
+        store.in_qos2_begin("pub", 6, 100);
+        store.in_qos2_commit("pub", 6, 100).unwrap();
+        // Enough garbage to compact.
+        for i in 0..400 {
+            store.retain_set(
+                "g",
+                &from("x"),
+                &publish("g", &"y".repeat(64), QoS::AtMostOnce, i),
+                None,
+            );
+        }
+        settle(&store).await;
+        assert!(store.stats().compactions > 0);
+        store.close();
+    }
+    let (store, _) = open(&dir, small);
+    assert!(store.in_qos2_committed("pub", 6, 100));
+    assert!(
+        !store.in_qos2_committed("pub", 5, 99),
+        "5 was not forwarded to everyone"
+    );
+    // The resend of 5: "a" has it (even acknowledged), "b" gets it.
+    store.in_qos2_begin("pub", 5, 99);
+    let p = publish("t", "exactly once", QoS::ExactlyOnce, 7);
+    assert_eq!(store.msg_put("a", &from("pub"), &p), Put::HasItAlready);
+    assert!(matches!(
+        store.msg_put("b", &from("pub"), &p),
+        Put::Stored(_)
+    ));
+    store.in_qos2_commit("pub", 5, 99).unwrap();
+    // PUBREL frees the id for a new message.
+    store.in_qos2_done("pub", 5).unwrap();
+    assert!(!store.in_qos2_committed("pub", 5, 99));
+    store.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
