@@ -1,5 +1,5 @@
 //! `latest.png`: one panel per scenario (its first figure, plus the QoS 1
-//! p99 latency), a bar per broker with its median. The generator's ceiling
+//! p99 latencies), a bar per broker with its median. The generator's ceiling
 //! is written under the axis, not drawn (it would dwarf every broker). The
 //! font is compiled in, so no system fonts are needed.
 
@@ -37,7 +37,7 @@ pub fn draw(cells: &[Cell], sizes: &Sizes, path: &Path) -> Result<(), String> {
     for s in Scenario::ALL {
         if cells.iter().any(|c| c.scenario == s) {
             panels.push((s, 0));
-            if s == Scenario::Qos1 {
+            if matches!(s, Scenario::Qos1 | Scenario::Qos1Persistent) {
                 panels.push((s, 2));
             }
         }

@@ -13,7 +13,8 @@ usage: rmqtt-js-bench [--quick | --tiny] [--runs N] [--only FAMILIES] [--scenari
 
   --quick       smaller sizes (about 2 minutes)        --tiny  the smoke test's sizes, 1 run
   --only        brokers: sink,host,rmqtt-js,aedes,mosquitto
-  --scenarios   ids: 1,2,3a,3b,4,5,6a,6b,7
+  --scenarios   ids: 1,2,3a,3b,4,5,6a,6b,7,8,9 (8: QoS 1 to a persistent session,
+                persistence off and on; 9: restart with a full store)
   --out         where latest.md and latest.png go (default bench/results; with
                 --only or --scenarios, bench/results/partial)
   --note        a line for latest.md (e.g. \"machine shared with other builds\")

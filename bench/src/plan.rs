@@ -3,9 +3,13 @@
 use crate::brokers::{Family, Hooks, Variant};
 use crate::scenarios::Scenario::{self, *};
 
-/// Every variant with its scenarios.
+/// Every variant with its scenarios. The QoS 1 flow with a persistent-session
+/// subscriber (8) runs on every broker as it is configured (persistence off,
+/// in memory) and again on the host crate and rmqtt-js with persistence on,
+/// which also run the restart (9).
 pub fn full() -> Vec<(Variant, Vec<Scenario>)> {
     let flows = [Qos0, Qos1, FanOut, FanIn];
+    let persistent = vec![Qos1Persistent, Restart];
     let hooked = vec![
         ConnectStorm,
         PublishAcl,
@@ -19,18 +23,23 @@ pub fn full() -> Vec<(Variant, Vec<Scenario>)> {
             ConnectStormBlocked,
             PublishAclBlocked,
             IdleMemory,
+            Qos1Persistent,
         ],
     ]
     .concat();
-    let native_plain = [&flows[..], &[ConnectStorm, IdleMemory]].concat();
+    let native_plain = [&flows[..], &[ConnectStorm, IdleMemory, Qos1Persistent]].concat();
     vec![
         (
             Variant::new(Family::Sink, Hooks::None),
-            [&flows[..], &[ConnectStorm]].concat(),
+            [&flows[..], &[ConnectStorm, Qos1Persistent]].concat(),
         ),
         (
             Variant::new(Family::Host, Hooks::None),
             native_plain.clone(),
+        ),
+        (
+            Variant::new(Family::Host, Hooks::None).with_persistence(),
+            persistent.clone(),
         ),
         (
             Variant::new(Family::Host, Hooks::Native),
@@ -43,6 +52,10 @@ pub fn full() -> Vec<(Variant, Vec<Scenario>)> {
         (
             Variant::new(Family::RmqttJs, Hooks::None),
             node_plain.clone(),
+        ),
+        (
+            Variant::new(Family::RmqttJs, Hooks::None).with_persistence(),
+            persistent,
         ),
         (Variant::new(Family::RmqttJs, Hooks::Wasm), hooked.clone()),
         (Variant::new(Family::RmqttJs, Hooks::Js), hooked.clone()),
@@ -66,4 +79,27 @@ pub fn select(families: &[Family], scenarios: &[Scenario]) -> Vec<(Variant, Vec<
         })
         .filter(|(_, s)| !s.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persistence_is_measured_on_and_off_in_one_run() {
+        let plan = select(&[Family::Host], &[Qos1Persistent, Restart]);
+        let off = Variant::new(Family::Host, Hooks::None);
+        assert_eq!(
+            plan,
+            vec![
+                (off, vec![Qos1Persistent]),
+                (off.with_persistence(), vec![Qos1Persistent, Restart]),
+            ]
+        );
+        for (v, scenarios) in full() {
+            if scenarios.contains(&Restart) {
+                assert!(v.persistence, "{v:?} restarts without a store");
+            }
+        }
+    }
 }

@@ -50,7 +50,10 @@ pub fn format_value(unit: Unit, v: f64) -> String {
         Unit::Millis if v < 10.0 => format!("{v:.2}"),
         Unit::Millis if v < 100.0 => format!("{v:.1}"),
         Unit::Millis => format!("{v:.0}"),
-        Unit::MiB | Unit::KiB => format!("{v:.1}"),
+        Unit::MiB | Unit::KiB | Unit::MB => format!("{v:.1}"),
+        Unit::Seconds if v < 1.0 => format!("{v:.3}"),
+        Unit::Seconds if v < 10.0 => format!("{v:.2}"),
+        Unit::Seconds => format!("{v:.1}"),
     }
 }
 
@@ -101,11 +104,7 @@ pub fn table(cells: &[Cell], sizes: &Sizes) -> String {
                                 format_value(metric.unit, s.max)
                             ),
                             ratio,
-                            if k == 0 {
-                                note(cell, &by_key)
-                            } else {
-                                String::new()
-                            },
+                            note(cell, k, &by_key),
                         )
                     }
                     Outcome::Failed(why) if k == 0 => {
@@ -132,8 +131,16 @@ pub fn table(cells: &[Cell], sizes: &Sizes) -> String {
     render(&rows)
 }
 
-/// Scenario-specific comparisons: a hook's cost, a blocked loop's cost.
-fn note(cell: &Cell, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
+/// Scenario-specific comparisons: a hook's cost, a blocked loop's cost,
+/// persistence's cost (for every metric of scenario 8; for the first metric
+/// elsewhere).
+fn note(cell: &Cell, k: usize, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
+    if cell.scenario == Scenario::Qos1Persistent && cell.variant.family != Family::Sink {
+        return persistence_note(cell, k, by_key);
+    }
+    if k > 0 {
+        return String::new();
+    }
     let ours = median(cell, 0);
     let relative = |scenario: Scenario, variant: Variant, what: &str| {
         let base = by_key.get(&(scenario, variant)).and_then(|c| median(c, 0));
@@ -161,6 +168,38 @@ fn note(cell: &Cell, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
         ),
         _ if cell.variant.family == Family::Sink => "generator ceiling".into(),
         _ => String::new(),
+    }
+}
+
+/// Scenario 8: a persistence-on row against the same broker with
+/// persistence off; a persistence-off row against its clean-session QoS 1
+/// rate (2).
+fn persistence_note(cell: &Cell, k: usize, by_key: &HashMap<(Scenario, Variant), &Cell>) -> String {
+    let ours = median(cell, k);
+    let base = |scenario: Scenario, variant: Variant| {
+        by_key.get(&(scenario, variant)).and_then(|c| median(c, k))
+    };
+    let metric = Scenario::Qos1Persistent.metrics()[k].name;
+    if cell.variant.persistence {
+        match (
+            ours,
+            base(Scenario::Qos1Persistent, cell.variant.in_memory()),
+        ) {
+            (Some(o), Some(b)) if b > 0.0 => {
+                format!("{} its persistence-off {metric}", format_ratio(o / b))
+            }
+            _ => String::new(),
+        }
+    } else if k == 0 {
+        match (ours, base(Scenario::Qos1, cell.variant)) {
+            (Some(o), Some(b)) if b > 0.0 => format!(
+                "persistence off; {:.0} % of its clean-session rate (2)",
+                100.0 * o / b
+            ),
+            _ => "persistence off".into(),
+        }
+    } else {
+        String::new()
     }
 }
 
@@ -266,4 +305,15 @@ Flows keep a bounded window of messages in flight (QoS 0: 500, QoS 1: 100, fan-o
 subscriber), so the rates are sustainable rates without drops and the QoS 1 latency is the \
 latency at full load. Connect storms keep 50 handshakes in flight; CONNACK latency is timed from \
 the TCP connect. Scenario 6 blocks the host Node process's event loop 50 ms of every 100 ms.
+
+Scenario 8 is scenario 2 with a subscriber that has a persistent session (MQTT 3.1.1 clean session \
+false, fixed client id), so a broker with persistence stores every message routed to it before the \
+publisher's PUBACK; \"persistence on\" rows start with `persistence: { dir }` (a fresh directory, \
+default `syncIntervalMs`) and are compared with the same broker with persistence off in the note. \
+Scenario 9 fills a broker with persistence with retained messages (distinct topics, 64 B, QoS 1) \
+and persistent sessions (one subscription each, offline), `stop()`s and `start()`s it in the same \
+process on the same port: `restart s` is `start()` until its listeners are bound plus the first \
+CONNACK, `store MB` the size of `<dir>/default/store.log` after `stop()` (10^6 bytes), `stop s` the \
+`stop()` before it. Each run fills a fresh directory, and is failed unless retained messages and a \
+session (with its subscription) come back.
 ";

@@ -1,9 +1,10 @@
 //! Runs the plan: for each broker variant, start the broker, and for each of
 //! its scenarios do an unrecorded warm-up, then the measured runs. A broker
 //! is kept for the next scenario when that one needs the same launch flags
-//! (a blocked event loop or not); memory runs get a fresh broker each. A run
-//! that fails (lost messages, refused client, stall) fails its whole figure
-//! and the broker is restarted for the next scenario.
+//! (a blocked event loop or not); memory and restart runs get a fresh broker
+//! (and a fresh persistence directory) each. A run that fails (lost
+//! messages, refused client, stall, a store not restored) fails its whole
+//! figure and the broker is restarted for the next scenario.
 
 use std::time::{Duration, Instant};
 
@@ -136,7 +137,7 @@ async fn run_cell(
         if let Err(o) = ensure_broker(variant, scenario, env, kept).await {
             return o;
         }
-        let b = &kept.as_ref().expect("started above").broker;
+        let b = &mut kept.as_mut().expect("started above").broker;
         let tag = format!("{}-w", scenario.id());
         if let Err(e) = scenario.run(b, &sizes.warmup(), &tag).await {
             return fail(&label, scenario, kept, format!("warm-up: {e}")).await;
@@ -147,7 +148,7 @@ async fn run_cell(
         if let Err(o) = ensure_broker(variant, scenario, env, kept).await {
             return o;
         }
-        let b = &kept.as_ref().expect("started above").broker;
+        let b = &mut kept.as_mut().expect("started above").broker;
         let tag = format!("{}-r{r}", scenario.id());
         match scenario.run(b, sizes, &tag).await {
             Ok(figures) => {

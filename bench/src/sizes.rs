@@ -22,6 +22,10 @@ pub struct Sizes {
     pub connects: usize,
     pub acl_msgs: u64,
     pub idle_clients: usize,
+    /// Retained messages (distinct topics) in the store before a restart.
+    pub restart_retained: u64,
+    /// Persistent sessions (one subscription each) in the store before a restart.
+    pub restart_sessions: usize,
 }
 
 impl Sizes {
@@ -39,6 +43,8 @@ impl Sizes {
             connects: 2_000,
             acl_msgs: 100_000,
             idle_clients: 10_000,
+            restart_retained: 100_000,
+            restart_sessions: 10_000,
         }
     }
 
@@ -56,6 +62,8 @@ impl Sizes {
             connects: 1_000,
             acl_msgs: 20_000,
             idle_clients: 2_000,
+            restart_retained: 20_000,
+            restart_sessions: 2_000,
         }
     }
 
@@ -73,6 +81,8 @@ impl Sizes {
             connects: 50,
             acl_msgs: 1_000,
             idle_clients: 100,
+            restart_retained: 1_000,
+            restart_sessions: 100,
         }
     }
 
@@ -95,6 +105,8 @@ impl Sizes {
             connects: self.connects,
             acl_msgs: quarter(self.acl_msgs),
             idle_clients: (self.idle_clients / 4).max(1),
+            restart_retained: quarter(self.restart_retained),
+            restart_sessions: (self.restart_sessions / 4).max(1),
         }
     }
 }

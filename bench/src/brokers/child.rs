@@ -1,7 +1,8 @@
 //! A broker in a child process: spawn, wait for its `READY <port>` line (or
-//! `UNAVAILABLE <reason>`), keep the tail of its stderr, stop it by closing
-//! its stdin (or with SIGTERM, for a broker that does not read stdin), kill
-//! it if it does not go.
+//! `UNAVAILABLE <reason>`), keep the tail of its stderr, send it commands
+//! (a line on stdin, answered by an `OK …` or `FAILED …` line on stdout),
+//! stop it by closing its stdin (or with SIGTERM, for a broker that does not
+//! read stdin), kill it if it does not go.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
@@ -9,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustix::process::{kill_process, Pid, Signal};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
 
 use super::LaunchError;
 
@@ -28,6 +30,8 @@ pub struct BrokerChild {
     stderr: Arc<Mutex<String>>,
     /// Stopped with SIGTERM rather than by closing stdin.
     terminate: bool,
+    /// The broker's answers to commands (none for a broker that takes none).
+    replies: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 impl BrokerChild {
@@ -67,14 +71,23 @@ impl BrokerChild {
                 });
             }
         };
-        // Keep reading stdout so the broker never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep reading stdout so the broker never blocks on a full pipe;
+        // pass on the answers to commands.
+        let (tx, replies) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("OK") || line.starts_with("FAILED") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
         Ok(BrokerChild {
             stdin: child.stdin.take(),
             child,
             port,
             stderr,
             terminate: false,
+            replies: Some(replies),
         })
     }
 
@@ -92,6 +105,7 @@ impl BrokerChild {
                     port,
                     stderr,
                     terminate: true,
+                    replies: None,
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -106,6 +120,47 @@ impl BrokerChild {
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// The broker now listens on `port` (after it restarted its server).
+    pub fn set_port(&mut self, port: u16) {
+        self.port = port;
+    }
+
+    /// Sends `command` and returns the words after `OK` in the broker's
+    /// answer; a `FAILED` answer, no answer within `wait` or an exit is an error.
+    pub async fn request(&mut self, command: &str, wait: Duration) -> Result<Vec<String>, String> {
+        let replies = self
+            .replies
+            .as_mut()
+            .ok_or("this broker takes no commands")?;
+        let stdin = self.stdin.as_mut().ok_or("the broker's stdin is closed")?;
+        stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .map_err(|e| format!("write {command:?} to the broker: {e}"))?;
+        stdin.flush().await.map_err(|e| e.to_string())?;
+        let reply = match tokio::time::timeout(wait, replies.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                let tail = self.stderr_tail();
+                return Err(format!(
+                    "the broker exited during {command:?}: {}",
+                    last_line(&tail)
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "no answer to {command:?} within {} s",
+                    wait.as_secs()
+                ))
+            }
+        };
+        let mut words = reply.split_whitespace().map(str::to_string);
+        match words.next().as_deref() {
+            Some("OK") => Ok(words.collect()),
+            _ => Err(format!("{command:?}: {reply}")),
+        }
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -1,5 +1,6 @@
 //! The brokers under test, each started by the bench itself on loopback,
-//! and the handle of a running one (its address, its pid for RSS, its stop).
+//! and the handle of a running one (its address, its pid for RSS, its
+//! persistence directory, a restart of its server, its stop).
 
 mod child;
 pub mod host_server;
@@ -7,11 +8,17 @@ mod mosquitto;
 mod native_hooks;
 mod node;
 mod sink;
+mod store_dir;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use child::BrokerChild;
+use store_dir::StoreDir;
+
+/// How long a broker's `stop()` or `start()` may take (a start restores the store).
+const LIFECYCLE_WAIT: Duration = Duration::from_secs(120);
 
 /// Which broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,11 +50,33 @@ pub enum Hooks {
 pub struct Variant {
     pub family: Family,
     pub hooks: Hooks,
+    /// Started with `persistence: { dir }` (a fresh directory per launch).
+    pub persistence: bool,
 }
 
 impl Variant {
     pub const fn new(family: Family, hooks: Hooks) -> Variant {
-        Variant { family, hooks }
+        Variant {
+            family,
+            hooks,
+            persistence: false,
+        }
+    }
+
+    /// The same broker keeping its state on disk (host crate and rmqtt-js only).
+    pub const fn with_persistence(self) -> Variant {
+        Variant {
+            persistence: true,
+            ..self
+        }
+    }
+
+    /// The same broker without persistence.
+    pub const fn in_memory(self) -> Variant {
+        Variant {
+            persistence: false,
+            ..self
+        }
     }
 
     /// The name used in the table and the chart.
@@ -57,6 +86,11 @@ impl Variant {
             Hooks::Native => "Rust hooks",
             Hooks::Wasm => "wasm hooks",
             Hooks::Js => "JS hooks",
+        };
+        let hooks = if self.persistence {
+            "persistence on"
+        } else {
+            hooks
         };
         match self.family {
             Family::Sink => "loadgen ceiling".into(),
@@ -102,6 +136,8 @@ pub enum LaunchError {
 pub struct Running {
     pub addr: SocketAddr,
     kind: Kind,
+    /// Its persistence directory (removed once the broker has stopped).
+    store: Option<StoreDir>,
 }
 
 enum Kind {
@@ -128,6 +164,39 @@ impl Running {
         }
     }
 
+    /// Bytes of the default broker's `store.log`.
+    pub fn store_bytes(&self) -> Result<u64, String> {
+        self.store
+            .as_ref()
+            .ok_or("this broker has no persistence directory")?
+            .log_bytes()
+    }
+
+    /// Asks the broker process to `stop()` its server (the process stays).
+    pub async fn stop_server(&mut self) -> Result<Duration, String> {
+        let Kind::Child(c) = &mut self.kind else {
+            return Err("the sink cannot stop and start".into());
+        };
+        let words = c.request("stop", LIFECYCLE_WAIT).await?;
+        micros(words.first())
+    }
+
+    /// Asks the broker process to `start()` its server again (on the same
+    /// port if it can); `addr` follows the port it got.
+    pub async fn start_server(&mut self) -> Result<Duration, String> {
+        let Kind::Child(c) = &mut self.kind else {
+            return Err("the sink cannot stop and start".into());
+        };
+        let words = c.request("start", LIFECYCLE_WAIT).await?;
+        let port = words
+            .first()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| format!("bad answer to start: {words:?}"))?;
+        c.set_port(port);
+        self.addr = c.addr();
+        micros(words.get(1))
+    }
+
     /// Whether the broker process is still alive.
     pub fn alive(&mut self) -> bool {
         match &mut self.kind {
@@ -141,23 +210,42 @@ impl Running {
             Kind::Child(c) => c.stop().await,
             Kind::Sink(s) => s.stop(),
         }
+        // The directory goes only after the broker has let go of it.
+        drop(self.store);
     }
+}
+
+fn micros(word: Option<&String>) -> Result<Duration, String> {
+    word.and_then(|w| w.parse::<u64>().ok())
+        .map(Duration::from_micros)
+        .ok_or_else(|| format!("bad time in the broker's answer: {word:?}"))
 }
 
 /// Starts `variant`; with `block_loop` a Node host blocks its event loop
 /// 50 ms of every 100 ms.
 pub async fn launch(variant: Variant, block_loop: bool, env: &Env) -> Result<Running, LaunchError> {
+    let store = if variant.persistence {
+        if !matches!(variant.family, Family::Host | Family::RmqttJs) {
+            return Err(LaunchError::Unavailable(
+                "the bench starts this broker without persistence".into(),
+            ));
+        }
+        Some(StoreDir::fresh().map_err(LaunchError::Failed)?)
+    } else {
+        None
+    };
+    let dir = store.as_ref().map(StoreDir::path);
     let (addr, kind) = match variant.family {
         Family::Sink => {
             let s = sink::Sink::start().map_err(LaunchError::Failed)?;
             (s.addr, Kind::Sink(s))
         }
         Family::Host => {
-            let c = host_server::launch(variant.hooks, env).await?;
+            let c = host_server::launch(variant.hooks, dir, env).await?;
             (c.addr(), Kind::Child(c))
         }
         Family::RmqttJs | Family::Aedes => {
-            let c = node::launch(variant, block_loop, env).await?;
+            let c = node::launch(variant, block_loop, dir, env).await?;
             (c.addr(), Kind::Child(c))
         }
         Family::Mosquitto => {
@@ -165,7 +253,7 @@ pub async fn launch(variant: Variant, block_loop: bool, env: &Env) -> Result<Run
             (c.addr(), Kind::Child(c))
         }
     };
-    Ok(Running { addr, kind })
+    Ok(Running { addr, kind, store })
 }
 
 /// Versions of the third-party brokers, for the report.

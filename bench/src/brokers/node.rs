@@ -1,6 +1,10 @@
 //! Brokers hosted in a Node process: this project (`bench/brokers/rmqtt-js.mjs`)
 //! and aedes (`bench/brokers/aedes.mjs`). Both scripts print `READY <port>`
-//! and take the same flags (`--hooks`, `--block-loop`, `--wasm`).
+//! and take the same flags (`--hooks`, `--block-loop`, `--wasm`); rmqtt-js
+//! also `--persistence DIR` and the `stop` / `start` commands of
+//! [`super::host_server`].
+
+use std::path::Path;
 
 use tokio::process::Command;
 
@@ -10,6 +14,7 @@ use super::{Env, Family, Hooks, LaunchError, Variant};
 pub async fn launch(
     variant: Variant,
     block_loop: bool,
+    store: Option<&Path>,
     env: &Env,
 ) -> Result<BrokerChild, LaunchError> {
     let script = match variant.family {
@@ -26,6 +31,9 @@ pub async fn launch(
         });
     if block_loop {
         cmd.arg("--block-loop");
+    }
+    if let Some(dir) = store {
+        cmd.arg("--persistence").arg(dir);
     }
     if variant.hooks == Hooks::Wasm {
         match &env.wasm_policy {

@@ -49,6 +49,11 @@ impl Packet {
         Some((pid, b.get(at..)?))
     }
 
+    /// For a PUBLISH: whether the retain flag is set.
+    pub fn retain(&self) -> bool {
+        self.flags & 1 == 1
+    }
+
     /// For a PUBLISH: its topic.
     pub fn publish_topic(&self) -> Option<&[u8]> {
         let b = &self.body[..];
@@ -116,9 +121,16 @@ fn put_str(out: &mut BytesMut, s: &[u8]) {
     out.put_slice(s);
 }
 
-/// A clean-session CONNECT with optional username and password.
-pub fn connect(out: &mut BytesMut, client_id: &str, user: Option<(&str, &str)>, keep_alive: u16) {
-    let mut flags = 0x02;
+/// A CONNECT with optional username and password; `clean` false asks for a
+/// persistent session (MQTT 3.1.1 clean session 0).
+pub fn connect(
+    out: &mut BytesMut,
+    client_id: &str,
+    user: Option<(&str, &str)>,
+    keep_alive: u16,
+    clean: bool,
+) {
+    let mut flags = if clean { 0x02 } else { 0x00 };
     let mut len = 10 + 2 + client_id.len();
     if let Some((u, p)) = user {
         flags |= 0xc0;
@@ -179,6 +191,29 @@ pub fn publish_stamped(
     out.put_bytes(0, size - STAMP_LEN);
 }
 
+/// A PUBLISH of `payload` as is, with the retain flag when `retain`.
+pub fn publish(
+    out: &mut BytesMut,
+    topic: &str,
+    qos: u8,
+    retain: bool,
+    packet_id: u16,
+    payload: &[u8],
+) {
+    let id_len = if qos > 0 { 2 } else { 0 };
+    out.put_u8((PUBLISH << 4) | (qos << 1) | u8::from(retain));
+    put_len(out, 2 + topic.len() + id_len + payload.len());
+    put_str(out, topic.as_bytes());
+    if qos > 0 {
+        out.put_u16(packet_id);
+    }
+    out.put_slice(payload);
+}
+
+pub fn disconnect(out: &mut BytesMut) {
+    out.put_slice(&[DISCONNECT << 4, 0]);
+}
+
 /// Reads the (sequence, send time) stamp of a payload.
 pub fn read_stamp(payload: &[u8]) -> Option<(u64, u64)> {
     let mut p = payload.get(..STAMP_LEN)?;
@@ -225,11 +260,31 @@ mod tests {
     #[test]
     fn a_partial_packet_waits_for_more_bytes() {
         let mut whole = BytesMut::new();
-        connect(&mut whole, "c", Some(("bench", "demo")), 60);
+        connect(&mut whole, "c", Some(("bench", "demo")), 60, true);
         let mut part = BytesMut::from(&whole[..whole.len() - 1]);
         assert!(decode(&mut part).unwrap().is_none());
         part.extend_from_slice(&whole[whole.len() - 1..]);
         assert_eq!(decode(&mut part).unwrap().unwrap().kind, CONNECT);
+    }
+
+    #[test]
+    fn a_persistent_connect_clears_the_clean_session_flag() {
+        for (clean, flags) in [(true, 0xc2), (false, 0xc0)] {
+            let mut buf = BytesMut::new();
+            connect(&mut buf, "c", Some(("bench", "demo")), 60, clean);
+            let p = decode(&mut buf).unwrap().unwrap();
+            // protocol name (6) and level (1), then the connect flags
+            assert_eq!(p.body[7], flags);
+        }
+    }
+
+    #[test]
+    fn a_retained_publish_carries_its_payload_unchanged() {
+        let mut buf = BytesMut::new();
+        publish(&mut buf, "r/1", 1, true, 9, b"hello");
+        let p = decode(&mut buf).unwrap().unwrap();
+        assert!(p.retain());
+        assert_eq!(p.publish_parts().unwrap(), (Some(9), &b"hello"[..]));
     }
 
     #[test]

@@ -23,6 +23,8 @@ const KEEP_ALIVE_S: u16 = 600;
 pub struct Conn {
     pub stream: TcpStream,
     pub rbuf: BytesMut,
+    /// The CONNACK's session-present flag (a persistent session resumed).
+    pub session_present: bool,
 }
 
 impl Conn {
@@ -38,6 +40,21 @@ impl Conn {
         client_id: &str,
         password: &str,
     ) -> Result<Conn, String> {
+        Conn::open_with(addr, client_id, password, true).await
+    }
+
+    /// [`Conn::open`] asking for a persistent session (clean session false):
+    /// the broker keeps its subscriptions and messages while it is away.
+    pub async fn open_persistent(addr: SocketAddr, client_id: &str) -> Result<Conn, String> {
+        Conn::open_with(addr, client_id, PASSWORD, false).await
+    }
+
+    async fn open_with(
+        addr: SocketAddr,
+        client_id: &str,
+        password: &str,
+        clean: bool,
+    ) -> Result<Conn, String> {
         let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
             .await
             .map_err(|_| "TCP connect timed out".to_string())?
@@ -46,32 +63,44 @@ impl Conn {
         let mut conn = Conn {
             stream,
             rbuf: BytesMut::with_capacity(64 * 1024),
+            session_present: false,
         };
         let mut out = BytesMut::with_capacity(64);
-        codec::connect(&mut out, client_id, Some((USER, password)), KEEP_ALIVE_S);
+        codec::connect(
+            &mut out,
+            client_id,
+            Some((USER, password)),
+            KEEP_ALIVE_S,
+            clean,
+        );
         conn.write(&out).await?;
         let ack = conn.expect(codec::CONNACK).await?;
         match ack.head_u16() {
-            Some(v) if v & 0xff == 0 => Ok(conn),
+            Some(v) if v & 0xff == 0 => {
+                conn.session_present = v & 0x0100 != 0;
+                Ok(conn)
+            }
             Some(v) => Err(format!("CONNACK refused, return code {}", v & 0xff)),
             None => Err("short CONNACK".into()),
         }
     }
 
-    /// Opens `count` clients named `<prefix><i>` at once, each subscribed to
-    /// `filter` when given; returned in index order.
+    /// Opens `count` clients named `<prefix><i>` at once (with persistent
+    /// sessions unless `clean`), each subscribed to `filter` when given;
+    /// returned in index order.
     pub async fn open_many(
         addr: SocketAddr,
         prefix: &str,
         count: usize,
         filter: Option<(&str, u8)>,
+        clean: bool,
     ) -> Result<Vec<Conn>, String> {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..count {
             let id = format!("{prefix}{i}");
             let filter = filter.map(|(f, q)| (f.to_string(), q));
             tasks.spawn(async move {
-                let mut conn = Conn::open(addr, &id).await?;
+                let mut conn = Conn::open_with(addr, &id, PASSWORD, clean).await?;
                 if let Some((f, q)) = filter {
                     conn.subscribe(&f, q).await?;
                 }
@@ -119,6 +148,16 @@ impl Conn {
                 return Err("connection closed by the broker".into());
             }
         }
+    }
+
+    /// Sends DISCONNECT (a persistent session then stays offline in the
+    /// broker) and closes the connection.
+    pub async fn disconnect(mut self) -> Result<(), String> {
+        let mut out = BytesMut::with_capacity(2);
+        codec::disconnect(&mut out);
+        self.write(&out).await?;
+        let _ = self.stream.shutdown().await;
+        Ok(())
     }
 
     /// Skips packets until one of `kind` arrives.

@@ -1,4 +1,4 @@
-//! Message flow scenarios (1, 2, 3, 5): publishers → broker → subscribers on
+//! Message flow scenarios (1, 2, 3, 5, 8): publishers → broker → subscribers on
 //! one topic, every message counted by sequence number; the rate is the
 //! deliveries over the time from the first publish to the last delivery.
 
@@ -27,6 +27,9 @@ pub struct Shape {
     /// Messages in flight allowed (per subscriber with one publisher, in all with several).
     pub window: u64,
     pub latency: bool,
+    /// Subscribers connect with persistent sessions (clean session false),
+    /// so a broker with persistence stores every message routed to them.
+    pub persistent_subscribers: bool,
 }
 
 /// What a flow measured.
@@ -61,6 +64,7 @@ async fn run_unbounded(addr: SocketAddr, shape: Shape, tag: &str) -> Result<Flow
         &format!("{tag}-s"),
         shape.subscribers,
         Some((&topic, shape.qos)),
+        !shape.persistent_subscribers,
     )
     .await?;
     let mut receivers = JoinSet::new();
@@ -76,7 +80,7 @@ async fn run_unbounded(addr: SocketAddr, shape: Shape, tag: &str) -> Result<Flow
         ));
     }
     let publisher_conns =
-        Conn::open_many(addr, &format!("{tag}-p"), shape.publishers, None).await?;
+        Conn::open_many(addr, &format!("{tag}-p"), shape.publishers, None, true).await?;
     let window = if shape.publishers == 1 {
         Window::Slowest(shape.window)
     } else {

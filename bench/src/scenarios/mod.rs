@@ -1,9 +1,11 @@
 //! The scenarios of the bench, what each measures, and one run of each.
 
 pub mod connect_storm;
+pub mod fill;
 pub mod flow;
 pub mod hook_probe;
 pub mod idle_memory;
+pub mod restart;
 
 use crate::brokers::Running;
 use crate::sizes::Sizes;
@@ -30,6 +32,11 @@ pub enum Scenario {
     ConnectStormBlocked,
     PublishAclBlocked,
     IdleMemory,
+    /// QoS 1, 1 → 1 with a persistent-session subscriber (run with
+    /// persistence off and on).
+    Qos1Persistent,
+    /// `start()` of a broker with persistence over a full store.
+    Restart,
 }
 
 /// One figure a scenario produces.
@@ -45,6 +52,9 @@ pub enum Unit {
     Millis,
     MiB,
     KiB,
+    Seconds,
+    /// Millions of bytes.
+    MB,
 }
 
 const MSG_RATE: Metric = Metric {
@@ -61,7 +71,7 @@ const P99: Metric = Metric {
 };
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Qos0,
         Scenario::Qos1,
         Scenario::FanOut,
@@ -71,6 +81,8 @@ impl Scenario {
         Scenario::ConnectStormBlocked,
         Scenario::PublishAclBlocked,
         Scenario::IdleMemory,
+        Scenario::Qos1Persistent,
+        Scenario::Restart,
     ];
 
     pub fn id(self) -> &'static str {
@@ -84,6 +96,8 @@ impl Scenario {
             Scenario::ConnectStormBlocked => "6a",
             Scenario::PublishAclBlocked => "6b",
             Scenario::IdleMemory => "7",
+            Scenario::Qos1Persistent => "8",
+            Scenario::Restart => "9",
         }
     }
 
@@ -106,6 +120,14 @@ impl Scenario {
             Scenario::ConnectStormBlocked => "connect storm, Node loop blocked 50/100 ms".into(),
             Scenario::PublishAclBlocked => "publish ACL, Node loop blocked 50/100 ms".into(),
             Scenario::IdleMemory => format!("memory, {} idle clients", s.idle_clients),
+            Scenario::Qos1Persistent => format!(
+                "QoS 1, 1 → 1, 64 B, subscriber clean=false ({} msgs)",
+                s.qos1_msgs
+            ),
+            Scenario::Restart => format!(
+                "restart, {} retained + {} sessions stored",
+                s.restart_retained, s.restart_sessions
+            ),
         }
     }
 
@@ -115,7 +137,7 @@ impl Scenario {
             | Scenario::FanIn
             | Scenario::PublishAcl
             | Scenario::PublishAclBlocked => &[MSG_RATE],
-            Scenario::Qos1 => &[MSG_RATE, P50, P99],
+            Scenario::Qos1 | Scenario::Qos1Persistent => &[MSG_RATE, P50, P99],
             Scenario::FanOut => &[Metric {
                 name: "deliveries/s",
                 unit: Unit::PerSecond,
@@ -144,6 +166,20 @@ impl Scenario {
                     unit: Unit::KiB,
                 },
             ],
+            Scenario::Restart => &[
+                Metric {
+                    name: "restart s",
+                    unit: Unit::Seconds,
+                },
+                Metric {
+                    name: "store MB",
+                    unit: Unit::MB,
+                },
+                Metric {
+                    name: "stop s",
+                    unit: Unit::Seconds,
+                },
+            ],
         }
     }
 
@@ -155,14 +191,15 @@ impl Scenario {
         )
     }
 
-    /// Whether each run needs a broker process of its own (memory baselines).
+    /// Whether each run needs a broker process of its own (memory
+    /// baselines, an empty store to fill).
     pub fn fresh_broker_per_run(self) -> bool {
-        self == Scenario::IdleMemory
+        matches!(self, Scenario::IdleMemory | Scenario::Restart)
     }
 
     /// One run: a figure per metric, or why the run failed (lost messages,
     /// a refused client, a stall).
-    pub async fn run(self, broker: &Running, s: &Sizes, tag: &str) -> Result<Vec<f64>, String> {
+    pub async fn run(self, broker: &mut Running, s: &Sizes, tag: &str) -> Result<Vec<f64>, String> {
         let one_to_one = |per_publisher, qos, window, latency| Shape {
             publishers: 1,
             subscribers: 1,
@@ -170,10 +207,15 @@ impl Scenario {
             qos,
             window,
             latency,
+            persistent_subscribers: false,
         };
         let shape = match self {
             Scenario::Qos0 => one_to_one(s.qos0_msgs, 0, QOS0_WINDOW, false),
             Scenario::Qos1 => one_to_one(s.qos1_msgs, 1, QOS1_WINDOW, true),
+            Scenario::Qos1Persistent => Shape {
+                persistent_subscribers: true,
+                ..one_to_one(s.qos1_msgs, 1, QOS1_WINDOW, true)
+            },
             Scenario::PublishAcl | Scenario::PublishAclBlocked => {
                 one_to_one(s.acl_msgs, 0, QOS0_WINDOW, false)
             }
@@ -184,6 +226,7 @@ impl Scenario {
                 qos: 0,
                 window: FAN_OUT_WINDOW,
                 latency: false,
+                persistent_subscribers: false,
             },
             Scenario::FanIn => Shape {
                 publishers: s.fan_in_publishers,
@@ -192,6 +235,7 @@ impl Scenario {
                 qos: 0,
                 window: QOS0_WINDOW,
                 latency: false,
+                persistent_subscribers: false,
             },
             Scenario::ConnectStorm | Scenario::ConnectStormBlocked => {
                 let st =
@@ -206,6 +250,7 @@ impl Scenario {
                 let (rss, per_client) = idle_memory::measure(broker, s.idle_clients, tag).await?;
                 return Ok(vec![rss, per_client]);
             }
+            Scenario::Restart => return restart::measure(broker, s, tag).await,
         };
         let f = flow::run(broker.addr, shape, tag).await?;
         let mut figures = vec![f.rate()];

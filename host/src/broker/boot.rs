@@ -71,12 +71,15 @@ pub struct BootedServer {
     pub persistence: Option<(DirLock, Vec<Arc<Store>>)>,
 }
 
+/// The directory lock, the default context's store and each tenant's.
+type OpenedStores = (DirLock, Option<OpenedStore>, HashMap<String, OpenedStore>);
+
 /// Locks the persistence directory and opens every context's store, before
 /// anything is bound: a store that cannot be used fails the start cleanly.
 fn open_stores(
     p: &PersistenceConfig,
     tenants: &[Arc<Tenant>],
-) -> Result<(DirLock, Option<OpenedStore>, HashMap<String, OpenedStore>), BrokerError> {
+) -> Result<OpenedStores, BrokerError> {
     let lock = lock_dir(&p.dir)?;
     let default = OpenedStore::open(&p.context_dir(None), p.store_options())?;
     let mut by_tenant = HashMap::new();

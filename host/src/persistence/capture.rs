@@ -124,18 +124,21 @@ impl Handler for Capture {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
         let store = &self.store;
         match param {
-            Parameter::MessagePublishCheckAcl(_, p) => {
-                if p.qos != QoS::AtMostOnce && !store.healthy() {
-                    let refused = PublishResult::reason_code(
-                        PublishAckReason::QuotaExceeded,
-                        Some("the broker cannot store messages right now (its disk is full or failing)".into()),
-                        false,
-                    );
-                    return (
-                        false,
-                        Some(HookResult::PublishAclResult(PublishAclResult(refused))),
-                    );
-                }
+            Parameter::MessagePublishCheckAcl(_, p)
+                if p.qos != QoS::AtMostOnce && !store.healthy() =>
+            {
+                let refused = PublishResult::reason_code(
+                    PublishAckReason::QuotaExceeded,
+                    Some(
+                        "the broker cannot store messages right now (its disk is full or failing)"
+                            .into(),
+                    ),
+                    false,
+                );
+                return (
+                    false,
+                    Some(HookResult::PublishAclResult(PublishAclResult(refused))),
+                );
             }
             Parameter::MessagePublish(Some(s), _, p) => {
                 // Before it is forwarded: the copies stored for persistent
@@ -189,8 +192,8 @@ impl Handler for Capture {
                 Put::HasItAlready => return (false, Some(HookResult::Duplicate)),
                 Put::NotPersistent => {}
             },
-            Parameter::MessageDelivered(s, from, p) => {
-                if p.qos != QoS::AtMostOnce {
+            Parameter::MessageDelivered(s, from, p) if p.qos != QoS::AtMostOnce => {
+                {
                     if let Some(batch) = store.msg_sent(&s.id.client_id, from, p) {
                         // Exactly once needs the packet id kept before the
                         // PUBLISH goes out; at least once can lose it.
@@ -210,10 +213,8 @@ impl Handler for Capture {
             Parameter::MessageAcked(s, from, p) => {
                 store.msg_done(&s.id.client_id, from, p);
             }
-            Parameter::MessageDropped(Some(to), from, p, _) => {
-                if p.qos != QoS::AtMostOnce {
-                    store.msg_done(&to.client_id, from, p);
-                }
+            Parameter::MessageDropped(Some(to), from, p, _) if p.qos != QoS::AtMostOnce => {
+                store.msg_done(&to.client_id, from, p);
             }
             _ => {}
         }

@@ -65,7 +65,7 @@ fn meta(client: &str) -> SessionMeta {
     }
 }
 
-fn open(dir: &PathBuf, o: StoreOptions) -> (Store, super::store::Recovered) {
+fn open(dir: &std::path::Path, o: StoreOptions) -> (Store, super::store::Recovered) {
     Store::open(dir, o).expect("the store opens")
 }
 
