@@ -18,16 +18,28 @@ pub trait LogDevice: Send + 'static {
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// Makes what is appended survive a power loss.
     fn sync(&mut self) -> io::Result<()>;
+    /// A handle that syncs the log without the device (so that appends go on
+    /// while an `fdatasync` takes its time); `None`: call [`LogDevice::sync`].
+    fn sync_handle(&mut self) -> io::Result<Option<File>> {
+        Ok(None)
+    }
     /// Replaces the whole log with `content`, atomically.
     fn replace(&mut self, content: &[u8]) -> io::Result<()>;
     /// What to call it in messages.
     fn describe(&self) -> String;
+    /// Whether an append is quick enough (a `write(2)` into the page cache)
+    /// for a caller awaiting durability to do it itself on its own thread,
+    /// instead of handing it to the writer thread. A network device says no.
+    fn inline_writes(&self) -> bool {
+        true
+    }
 }
 
 /// `store.log` in a directory.
 pub struct FileDevice {
     path: PathBuf,
-    file: Option<File>,
+    /// The open log and its length.
+    file: Option<(File, u64)>,
 }
 
 impl FileDevice {
@@ -38,14 +50,14 @@ impl FileDevice {
         }
     }
 
-    fn file(&mut self) -> io::Result<&mut File> {
+    fn file(&mut self) -> io::Result<&mut (File, u64)> {
         if self.file.is_none() {
-            self.file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            let len = f.metadata()?.len();
+            self.file = Some((f, len));
         }
         Ok(self.file.as_mut().expect("opened above"))
     }
@@ -61,22 +73,32 @@ impl LogDevice for FileDevice {
     }
 
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let f = self.file()?;
-        let before = f.metadata()?.len();
+        let (f, len) = self.file()?;
         if let Err(e) = f.write_all(bytes) {
-            // Undo a partial write, so that the next append follows a whole record.
-            let _ = f.set_len(before);
+            // Undo a partial write, so that the next append follows a whole
+            // record; if even that fails, the length is read again next time.
+            if f.set_len(*len).is_err() {
+                self.file = None;
+            }
             return Err(e);
         }
+        *len += bytes.len() as u64;
         Ok(())
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.file()?.set_len(len)
+        let (f, l) = self.file()?;
+        f.set_len(len)?;
+        *l = len;
+        Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.file()?.sync_data()
+        self.file()?.0.sync_data()
+    }
+
+    fn sync_handle(&mut self) -> io::Result<Option<File>> {
+        self.file()?.0.try_clone().map(Some)
     }
 
     fn replace(&mut self, content: &[u8]) -> io::Result<()> {

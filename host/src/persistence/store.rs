@@ -1,16 +1,21 @@
 //! The store of one broker context: an append-only log (`store.log`) with an
 //! in-memory index of its live records.
 //!
-//! Appends go into a buffer under one lock; a writer thread writes each
-//! buffer with one `write(2)` (group commit) and tells the waiters. A caller
-//! that must not answer its client before the record is in the file (a QoS 1/2
-//! message before the publisher's PUBACK) awaits [`Store::durable`]: once the
-//! write returns, the record survives a crash or `kill -9` of the process. The
-//! writer also `fdatasync`s every `sync_interval` (for power loss), writes a
-//! `Clock` record every few seconds, and compacts the log into a new file when
-//! garbage dominates it. A failed write (a full disk) is retried from the
-//! same position; waiters keep waiting, so nothing is acknowledged that is not
-//! stored, and [`Store::healthy`] turns false so that new publishes are refused.
+//! Appends go into a buffer under one lock. A caller that must not answer its
+//! client before the record is in the log (a QoS 1/2 message before the
+//! publisher's PUBACK) awaits [`Store::durable`], which writes the whole
+//! buffer itself with one `write(2)` (group commit: every record appended
+//! meanwhile, by any connection, goes in the same write) unless another
+//! caller's write already carried its record. Once the write returns, the
+//! record survives a crash or `kill -9` of the process. Records nobody awaits
+//! (an acknowledgement, a packet id) are written by a writer thread within
+//! [`LINGER`]. The writer also `fdatasync`s every `sync_interval` (for power
+//! loss), writes a `Clock` record every few seconds, and compacts the log
+//! when garbage dominates it. A device that is slow to write (Redis) leaves
+//! every write to the writer thread. A failed write (a full disk) is retried
+//! from the same position by the writer; waiters keep waiting, so nothing is
+//! acknowledged that is not stored, and [`Store::healthy`] turns false so
+//! that new publishes are refused.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,6 +34,9 @@ use super::PersistenceError;
 pub const LOG_FILE: &str = "store.log";
 const CLOCK_EVERY: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long the writer thread lets records that nobody awaits gather before
+/// it writes them (when callers awaiting durability write their own).
+pub const LINGER: Duration = Duration::from_millis(2);
 
 /// How a store writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +121,10 @@ struct Inner {
     len: u64,
     index: Index,
     closing: bool,
+    /// Written since the last `fdatasync`.
+    unsynced: bool,
+    /// The writer thread sleeps on `wake` (so an append must wake it).
+    writer_waiting: bool,
     stats: StoreStats,
 }
 
@@ -120,6 +132,10 @@ struct Shared {
     /// The device, as messages name it.
     name: String,
     inner: Mutex<Inner>,
+    /// Taken (before `inner`, never after) by whoever writes to the device.
+    device: Mutex<Box<dyn LogDevice>>,
+    /// Callers awaiting durability write the buffer themselves.
+    inline: bool,
     wake: Condvar,
     written: tokio::sync::watch::Sender<u64>,
     healthy: AtomicBool,
@@ -234,8 +250,12 @@ impl Store {
                 len: data.len() as u64,
                 index,
                 closing: false,
+                unsynced: false,
+                writer_waiting: false,
                 stats,
             }),
+            inline: device.inline_writes(),
+            device: Mutex::new(device),
             wake: Condvar::new(),
             written,
             healthy: AtomicBool::new(true),
@@ -245,7 +265,7 @@ impl Store {
         let s = shared.clone();
         let writer = std::thread::Builder::new()
             .name("rmqtt-js-store".into())
-            .spawn(move || writer_loop(s, device))
+            .spawn(move || writer_loop(s))
             .map_err(DeviceOpenError::Io)?;
         Ok((
             Store {
@@ -267,10 +287,13 @@ impl Store {
             offset: g.len,
             len: (FRAME_OVERHEAD + payload.len()) as u32,
         };
+        let was_empty = g.buf.is_empty();
         frame::push(&mut g.buf, &payload);
         g.len += loc.len as u64;
         g.index.apply(rec, loc, key);
-        self.shared.wake.notify_one();
+        if was_empty && g.writer_waiting {
+            self.shared.wake.notify_one();
+        }
         g.batch
     }
 
@@ -279,9 +302,23 @@ impl Store {
         self.push(&mut g, &rec, 0)
     }
 
-    /// Resolves once `batch` is in the file (survives a crash of the process).
+    /// Resolves once `batch` is in the log (survives a crash of the process).
+    /// On a quick device this writes the buffer here and now, unless a
+    /// write that carries `batch` is under way or done.
     pub async fn durable(&self, batch: u64) {
-        let mut rx = self.shared.written.subscribe();
+        let shared = &self.shared;
+        if *shared.written.borrow() >= batch {
+            return;
+        }
+        if shared.inline && self.healthy() {
+            let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
+            if *shared.written.borrow() < batch && write_pending(shared, device.as_mut()).is_err() {
+                // The writer thread retries it.
+                drop(device);
+                shared.wake.notify_one();
+            }
+        }
+        let mut rx = shared.written.subscribe();
         let _ = rx.wait_for(|w| *w >= batch).await;
     }
 
@@ -667,14 +704,52 @@ fn recover(data: &[u8], index: &Index, torn_bytes: u64) -> Result<Recovered, (u6
     Ok(out)
 }
 
-fn writer_loop(shared: Arc<Shared>, mut device: Box<dyn LogDevice>) {
+/// Writes the whole buffer as one batch (the caller holds the device).
+/// A failed write puts the buffer back in front, to be written again.
+fn write_pending(shared: &Shared, device: &mut dyn LogDevice) -> std::io::Result<()> {
+    let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+    if g.buf.is_empty() {
+        return Ok(());
+    }
+    let buf = std::mem::take(&mut g.buf);
+    let batch = g.batch;
+    g.batch += 1;
+    drop(g);
+    match device.append(&buf) {
+        Ok(()) => {
+            shared
+                .inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unsynced = true;
+            shared.healthy.store(true, Ordering::Relaxed);
+            shared.written.send_replace(batch);
+            Ok(())
+        }
+        Err(e) => {
+            // The device undid a partial write.
+            let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut back = buf;
+            back.extend_from_slice(&g.buf);
+            g.buf = back;
+            g.stats.write_errors += 1;
+            drop(g);
+            if shared.healthy.swap(false, Ordering::Relaxed) {
+                log::warn!(target: "rmqtt_js::persistence", "{}: write failed, publishes are refused until it works again: {e}", shared.name);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(shared: Arc<Shared>) {
     let opts = shared.opts;
-    let mut dirty = false;
     let mut last_sync = Instant::now();
     let mut last_clock = Instant::now() - CLOCK_EVERY;
     let mut retry_at: Option<Instant> = None;
     loop {
         let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut woken = false;
         // Wait for something to do.
         loop {
             let now = Instant::now();
@@ -689,28 +764,14 @@ fn writer_loop(shared: Arc<Shared>, mut device: Box<dyn LogDevice>) {
                 g.len += len;
             }
             let can_write = retry_at.is_none_or(|t| now >= t);
-            if !g.buf.is_empty() && can_write {
+            if g.closing || (!g.buf.is_empty() && can_write) {
                 break;
             }
-            if g.closing && (g.buf.is_empty() || !can_write) {
-                drop(g);
-                if dirty {
-                    let _ = device.sync();
-                }
-                return;
-            }
-            if dirty && now >= last_sync + opts.sync_interval {
-                drop(g);
-                if let Err(e) = device.sync() {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: sync failed: {e}", shared.name);
-                }
-                dirty = false;
-                last_sync = Instant::now();
-                g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
-                continue;
+            if g.unsynced && now >= last_sync + opts.sync_interval {
+                break;
             }
             let mut until = last_clock + CLOCK_EVERY;
-            if dirty {
+            if g.unsynced {
                 until = until.min(last_sync + opts.sync_interval);
             }
             if let Some(t) = retry_at {
@@ -719,40 +780,65 @@ fn writer_loop(shared: Arc<Shared>, mut device: Box<dyn LogDevice>) {
             let wait = until
                 .saturating_duration_since(now)
                 .max(Duration::from_millis(1));
+            g.writer_waiting = true;
             g = shared
                 .wake
                 .wait_timeout(g, wait)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
+            g.writer_waiting = false;
+            woken = true;
         }
-        let buf = std::mem::take(&mut g.buf);
-        let batch = g.batch;
-        g.batch += 1;
+        let closing = g.closing;
+        let linger = shared.inline && woken && !closing && retry_at.is_none() && !g.buf.is_empty();
         drop(g);
-        match device.append(&buf) {
-            Ok(()) => {
-                dirty = true;
-                if retry_at.take().is_some() {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: writing again", shared.name);
+        if linger {
+            // Let what follows join this batch, or a caller awaiting
+            // durability write it.
+            std::thread::sleep(LINGER);
+        }
+        let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
+        if retry_at.is_none_or(|t| Instant::now() >= t) {
+            match write_pending(&shared, device.as_mut()) {
+                Ok(()) => {
+                    if retry_at.take().is_some() {
+                        log::warn!(target: "rmqtt_js::persistence", "{}: writing again", shared.name);
+                    }
                 }
-                shared.healthy.store(true, Ordering::Relaxed);
-                shared.written.send_replace(batch);
-                if let Err(e) = maybe_compact(&shared, device.as_mut()) {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: compaction failed (the log stays as it is): {e}", shared.name);
-                }
+                Err(_) => retry_at = Some(Instant::now() + RETRY_AFTER),
             }
-            Err(e) => {
-                // The device undid a partial write: put the batch back in front, retry later.
-                let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
-                let mut back = buf;
-                back.extend_from_slice(&g.buf);
-                g.buf = back;
-                g.stats.write_errors += 1;
-                drop(g);
-                if shared.healthy.swap(false, Ordering::Relaxed) {
-                    log::warn!(target: "rmqtt_js::persistence", "{}: write failed, publishes are refused until it works again: {e}", shared.name);
+        }
+        let due = {
+            let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let due = g.unsynced && (closing || Instant::now() >= last_sync + opts.sync_interval);
+            if due {
+                g.unsynced = false;
+            }
+            due
+        };
+        if due {
+            // Appends go on while the data is synced, through a handle of its own.
+            let synced = match device.sync_handle() {
+                Ok(Some(handle)) => {
+                    drop(device);
+                    let r = handle.sync_data();
+                    device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
+                    r
                 }
-                retry_at = Some(Instant::now() + RETRY_AFTER);
+                Ok(None) => device.sync(),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = synced {
+                log::warn!(target: "rmqtt_js::persistence", "{}: sync failed: {e}", shared.name);
+            }
+            last_sync = Instant::now();
+        }
+        if closing {
+            return;
+        }
+        if retry_at.is_none() {
+            if let Err(e) = maybe_compact(&shared, device.as_mut()) {
+                log::warn!(target: "rmqtt_js::persistence", "{}: compaction failed (the log stays as it is): {e}", shared.name);
             }
         }
     }
@@ -763,8 +849,22 @@ fn writer_loop(shared: Arc<Shared>, mut device: Box<dyn LogDevice>) {
 fn maybe_compact(shared: &Shared, device: &mut dyn LogDevice) -> std::io::Result<()> {
     let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
     let min = shared.opts.compact_min_bytes.max(HEADER_LEN + 1);
-    if g.len < min || g.len < 2 * g.index.live + HEADER_LEN || !g.buf.is_empty() {
+    if g.len < min || g.len < 2 * g.index.live + HEADER_LEN {
         return Ok(());
+    }
+    if !g.buf.is_empty() {
+        // Under steady load the buffer is never empty for long: write it
+        // now, under the lock, so that the log is whole.
+        let buf = std::mem::take(&mut g.buf);
+        let batch = g.batch;
+        g.batch += 1;
+        if let Err(e) = device.append(&buf) {
+            let mut back = buf;
+            back.extend_from_slice(&g.buf);
+            g.buf = back;
+            return Err(e);
+        }
+        shared.written.send_replace(batch);
     }
     let started = Instant::now();
     let old_len = g.len;
