@@ -82,8 +82,18 @@ impl OpenedStore {
     /// Hooks the store into a built context (retainer started, no listener
     /// running yet) and rebuilds what it held.
     pub async fn attach(self, scx: &ServerContext) -> Rebuilt {
+        let Recovered {
+            retained,
+            sessions,
+            last_alive,
+            ..
+        } = self.recovered;
+        let retained = rebuild::restore_retained(scx, retained).await;
         retain::PersistentRetain::install(scx, self.store.clone()).await;
-        let rebuilt = rebuild::rebuild(scx, &self.store, self.recovered).await;
+        let rebuilt = Rebuilt {
+            retained,
+            ..rebuild::rebuild_sessions(scx, &self.store, sessions, last_alive).await
+        };
         capture::Capture::register(scx, self.store.clone()).await;
         rebuilt
     }

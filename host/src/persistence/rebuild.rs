@@ -13,10 +13,10 @@ use std::time::Duration;
 use rmqtt::context::ServerContext;
 use rmqtt::inflight::{MomentStatus, OutInflightMessage};
 use rmqtt::session::{Session, SessionState};
-use rmqtt::types::{DisconnectInfo, QoS, Retain, SessionSubs};
+use rmqtt::types::{DisconnectInfo, From, Publish, QoS, Retain, SessionSubs};
 
 use super::record;
-use super::store::{Recovered, RecoveredMessage, RecoveredSession, Store};
+use super::store::{RecoveredMessage, RecoveredSession, Store};
 
 /// What a rebuild brought back.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,37 +28,63 @@ pub struct Rebuilt {
     pub expired: usize,
 }
 
-pub async fn rebuild(scx: &ServerContext, store: &Arc<Store>, recovered: Recovered) -> Rebuilt {
+/// Puts the retained messages back into the context's retainer. Runs before
+/// the retainer is wrapped by [`super::retain::PersistentRetain`]: they are in
+/// the store already, and must not be written to it again.
+pub async fn restore_retained(
+    scx: &ServerContext,
+    retained: Vec<(String, From, Publish, Option<i64>)>,
+) -> usize {
     let now = rmqtt::utils::timestamp_millis();
-    let mut out = Rebuilt::default();
-    {
-        let retain = scx.extends.retain().await;
-        for (topic, from, publish, expires_at) in recovered.retained {
-            let left = match expires_at {
-                Some(t) if t <= now => continue,
-                Some(t) => Some(Duration::from_millis((t - now) as u64)),
-                None => None,
-            };
-            let topic = rmqtt::types::TopicName::from(topic);
-            let r = Retain {
-                msg_id: None,
-                from,
-                publish,
-            };
-            // Back into memory only: the store has it already.
-            if let Err(e) = retain.set(&topic, r, left).await {
-                log::warn!(target: "rmqtt_js::persistence", "retained message on {topic:?} not restored: {e}");
-                continue;
-            }
-            out.retained += 1;
+    let retain = scx.extends.retain().await;
+    let mut restored = 0;
+    for (topic, from, publish, expires_at) in retained {
+        let left = match expires_at {
+            Some(t) if t <= now => continue,
+            Some(t) => Some(Duration::from_millis((t - now) as u64)),
+            None => None,
+        };
+        let topic = rmqtt::types::TopicName::from(topic);
+        let r = Retain {
+            msg_id: None,
+            from,
+            publish,
+        };
+        if let Err(e) = retain.set(&topic, r, left).await {
+            log::warn!(target: "rmqtt_js::persistence", "retained message on {topic:?} not restored: {e}");
+            continue;
         }
+        restored += 1;
     }
-    let died_at = if recovered.last_alive > 0 {
-        recovered.last_alive.min(now)
+    restored
+}
+
+/// Puts the persistent sessions back (after the retainer is wrapped: a will
+/// sent now may be retained, and that must be stored).
+pub async fn rebuild_sessions(
+    scx: &ServerContext,
+    store: &Arc<Store>,
+    sessions: Vec<RecoveredSession>,
+    last_alive: i64,
+) -> Rebuilt {
+    let now = rmqtt::utils::timestamp_millis();
+    let died_at = if last_alive > 0 {
+        last_alive.min(now)
     } else {
         now
     };
-    for s in recovered.sessions {
+    rebuild_all(scx, store, sessions, died_at, now).await
+}
+
+async fn rebuild_all(
+    scx: &ServerContext,
+    store: &Arc<Store>,
+    sessions: Vec<RecoveredSession>,
+    died_at: i64,
+    now: i64,
+) -> Rebuilt {
+    let mut out = Rebuilt::default();
+    for s in sessions {
         let client_id = s.client_id.clone();
         match rebuild_session(scx, store, s, died_at, now).await {
             Ok(Some(n)) => {
