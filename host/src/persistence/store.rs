@@ -476,25 +476,27 @@ impl Store {
 
     /// Notes that a QoS 2 message sent with its packet id got its PUBREC.
     pub fn msg_received(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
-        let packet_id = publish.packet_id.map(|p| p.get());
-        let mut g = self.lock();
-        let seq = g
-            .index
-            .sessions
-            .get(client_id)?
-            .find(message_key(from, publish), packet_id)?;
-        Some(self.push(
-            &mut g,
-            &Record::MsgReleased {
-                client_id: client_id.to_string(),
-                seq,
-            },
-            0,
-        ))
+        self.msg_note(client_id, from, publish, |client_id, seq| {
+            Record::MsgReleased { client_id, seq }
+        })
     }
 
     /// Forgets a stored message (acknowledged, dropped or expired).
     pub fn msg_done(&self, client_id: &str, from: &From, publish: &Publish) -> Option<u64> {
+        self.msg_note(client_id, from, publish, |client_id, seq| Record::MsgDone {
+            client_id,
+            seq,
+        })
+    }
+
+    /// Appends `record(client_id, seq)` for the stored message `publish` is.
+    fn msg_note(
+        &self,
+        client_id: &str,
+        from: &From,
+        publish: &Publish,
+        record: impl FnOnce(String, u64) -> Record,
+    ) -> Option<u64> {
         let packet_id = publish.packet_id.map(|p| p.get());
         let mut g = self.lock();
         let seq = g
@@ -502,14 +504,7 @@ impl Store {
             .sessions
             .get(client_id)?
             .find(message_key(from, publish), packet_id)?;
-        Some(self.push(
-            &mut g,
-            &Record::MsgDone {
-                client_id: client_id.to_string(),
-                seq,
-            },
-            0,
-        ))
+        Some(self.push(&mut g, &record(client_id.to_string(), seq), 0))
     }
 
     /// A QoS 2 PUBLISH of a persistent session is about to be forwarded.

@@ -11,7 +11,7 @@ use rmqtt::codec::v3::Connect as ConnectV3;
 use rmqtt::types::{ConnectInfo, From, Id, Publish, SubscriptionOptions};
 
 use super::record::SessionMeta;
-use super::store::{Put, Store, StoreOptions, LOG_FILE};
+use super::store::{Put, Store, StoreOptions, StoreStats, LOG_FILE};
 use super::PersistenceError;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -78,6 +78,23 @@ async fn settle(store: &Store) {
         None,
     );
     store.durable(b).await;
+}
+
+/// Waits until the store's figures satisfy `done` (the writer thread works on
+/// its own), failing after a generous deadline.
+async fn wait_stats(store: &Store, what: &str, done: impl Fn(&StoreStats) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = store.stats();
+        if done(&stats) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {what} within 30 s: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -203,9 +220,11 @@ async fn compaction_keeps_the_live_records_only() {
             }
         }
         settle(&store).await;
-        let stats = store.stats();
-        assert!(stats.compactions > 0, "{stats:?}");
-        assert!(stats.bytes < 64 * 1024 * 2, "{stats:?}");
+        // The writer thread compacts after its next write.
+        wait_stats(&store, "a compaction to under 128 KiB", |s| {
+            s.compactions > 0 && s.bytes < 64 * 1024 * 2
+        })
+        .await;
         store.close();
     }
     let (store, rec) = open(&dir, small);
@@ -319,7 +338,7 @@ async fn qos2_receive_state_survives_and_compaction_keeps_its_recipients() {
             );
         }
         settle(&store).await;
-        assert!(store.stats().compactions > 0);
+        wait_stats(&store, "a compaction", |s| s.compactions > 0).await;
         store.close();
     }
     let (store, _) = open(&dir, small);
