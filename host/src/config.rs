@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use crate::persistence::PersistenceConfig;
+use crate::persistence::{Backend, PersistenceConfig};
 use crate::strict;
 use crate::tenants::id::{self as tenant_id, is_valid_tenant_id};
 
@@ -145,7 +145,15 @@ pub struct ServerConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersistenceJson {
     /// The directory of the stores (created when missing).
-    pub dir: String,
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// A Redis URL (`redis://[user:password@]host:port[/db]` or
+    /// `unix:///path/to/redis.sock`), instead of `dir`.
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// The prefix of the Redis keys (default `rmqtt-js`).
+    #[serde(default)]
+    pub key_prefix: Option<String>,
     /// How often written state is `fdatasync`ed, for power loss (default
     /// 1000 ms; a crash of the process loses nothing either way).
     #[serde(default)]
@@ -500,24 +508,70 @@ fn check_keys(config: &serde_json::Value) -> Result<(), ConfigError> {
 }
 
 fn validate_persistence(p: &PersistenceJson) -> Result<PersistenceConfig, ConfigError> {
-    if p.dir.trim().is_empty() {
-        return Err(ConfigError::Persistence(
-            "persistence.dir must name a directory".into(),
-        ));
-    }
+    let err = |m: String| Err(ConfigError::Persistence(m));
+    let backend = match (&p.dir, &p.redis) {
+        (Some(_), Some(_)) => {
+            return err(
+                "persistence takes either dir (a directory) or redis (a Redis URL), not both"
+                    .into(),
+            )
+        }
+        (None, None) => {
+            return err("persistence needs dir (a directory) or redis (a Redis URL)".into())
+        }
+        (Some(dir), None) => {
+            if dir.trim().is_empty() {
+                return err("persistence.dir must name a directory".into());
+            }
+            if p.key_prefix.is_some() {
+                return err("persistence.keyPrefix goes with persistence.redis, not dir".into());
+            }
+            Backend::Dir(std::path::PathBuf::from(dir))
+        }
+        (None, Some(url)) => {
+            let scheme_ok = ["redis://", "unix://", "redis+unix://"]
+                .iter()
+                .any(|s| url.starts_with(s));
+            if !scheme_ok {
+                return err(format!(
+                    "persistence.redis must be a redis:// or unix:// URL (rediss:// is not supported), not {:?}",
+                    crate::persistence::redis_url_without_password(url)
+                ));
+            }
+            if let Err(e) = redis::Client::open(url.as_str()) {
+                return err(format!(
+                    "persistence.redis {:?} is not a valid Redis URL: {e}",
+                    crate::persistence::redis_url_without_password(url)
+                ));
+            }
+            let prefix = p.key_prefix.clone().unwrap_or_else(|| "rmqtt-js".into());
+            if prefix.is_empty()
+                || prefix.len() > 128
+                || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return err(format!(
+                    "persistence.keyPrefix {prefix:?} must be 1 to 128 characters without spaces"
+                ));
+            }
+            Backend::Redis {
+                url: url.clone(),
+                prefix,
+            }
+        }
+    };
     let sync_interval = match p.sync_interval_ms {
         None => Duration::from_secs(1),
         Some(ms) if ms.is_finite() && (1.0..=3_600_000.0).contains(&ms) => {
             Duration::from_millis(ms as u64)
         }
         Some(ms) => {
-            return Err(ConfigError::Persistence(format!(
+            return err(format!(
                 "persistence.syncIntervalMs {ms} must be between 1 and 3600000"
-            )))
+            ))
         }
     };
     Ok(PersistenceConfig {
-        dir: std::path::PathBuf::from(&p.dir),
+        backend,
         sync_interval,
     })
 }
@@ -960,5 +1014,54 @@ mod tests {
         let err = config(&json).expect_err("garbage cert");
         assert_eq!(err.code(), "ERR_CONFIG_TLS_FILE");
         assert!(err.to_string().contains("cert.pem"), "{err}");
+    }
+
+    #[test]
+    fn persistence_takes_a_dir_or_a_redis_url() {
+        let with = |p: &str| {
+            config(&format!(
+                r#"{{"listeners":[{{"port":1883,"protocol":"tcp"}}],"persistence":{p}}}"#
+            ))
+        };
+        let redis = with(r#"{"redis":"redis://:secret@127.0.0.1:6390/2","keyPrefix":"app1"}"#)
+            .unwrap()
+            .persistence
+            .unwrap();
+        assert_eq!(
+            redis.backend,
+            Backend::Redis {
+                url: "redis://:secret@127.0.0.1:6390/2".into(),
+                prefix: "app1".into()
+            }
+        );
+        let default_prefix = with(r#"{"redis":"redis://127.0.0.1"}"#).unwrap();
+        assert!(matches!(
+            default_prefix.persistence.unwrap().backend,
+            Backend::Redis { prefix, .. } if prefix == "rmqtt-js"
+        ));
+        for (p, needle) in [
+            (r#"{"dir":"/tmp/x","redis":"redis://h"}"#, "not both"),
+            (r#"{}"#, "needs dir"),
+            (r#"{"redis":"http://h"}"#, "redis:// or unix://"),
+            (r#"{"redis":"rediss://h"}"#, "rediss:// is not supported"),
+            (
+                r#"{"redis":"redis://:pw@h:notaport"}"#,
+                "not a valid Redis URL",
+            ),
+            (r#"{"redis":"redis://h","keyPrefix":"a b"}"#, "keyPrefix"),
+            (r#"{"redis":"redis://h","keyPrefix":""}"#, "keyPrefix"),
+            (
+                r#"{"dir":"/tmp/x","keyPrefix":"p"}"#,
+                "goes with persistence.redis",
+            ),
+        ] {
+            let e = with(p).expect_err(p);
+            assert_eq!(e.code(), "ERR_CONFIG_PERSISTENCE", "{p}: {e}");
+            assert!(e.to_string().contains(needle), "{p}: {e}");
+            assert!(
+                !e.to_string().contains("pw"),
+                "{p}: the password shows: {e}"
+            );
+        }
     }
 }

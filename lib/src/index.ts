@@ -51,5 +51,7 @@ export type {
   SubscriptionInfo,
   TenancyConfig,
   PersistenceConfig,
+  DirPersistenceConfig,
+  RedisPersistenceConfig,
   UnsubscriptionInfo,
 } from "./types";

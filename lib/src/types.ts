@@ -313,19 +313,49 @@ export interface ServerConfig {
   persistence?: PersistenceConfig;
 }
 
-/** Where and how the broker keeps its state (see `ServerConfig.persistence`). */
-export interface PersistenceConfig {
+/**
+ * Where and how the broker keeps its state (see `ServerConfig.persistence`):
+ * a directory (`dir`, embedded, the default choice) or a Redis server
+ * (`redis`), exactly one of the two (`ERR_CONFIG_PERSISTENCE` otherwise).
+ */
+export type PersistenceConfig = DirPersistenceConfig | RedisPersistenceConfig;
+
+/** State kept in files under a directory. */
+export interface DirPersistenceConfig {
   /**
    * The directory of the stores (created when missing): one per broker
    * context, `default/` and `tenants/<id>/`. One running server per
    * directory (`ERR_PERSISTENCE_LOCKED` otherwise).
    */
   dir: string;
+  redis?: never;
+  keyPrefix?: never;
   /**
    * How often written state is `fdatasync`ed, bounding what a power loss
    * can take (default 1000 ms). A crash of the process loses nothing
    * acknowledged, whatever this is.
    */
+  syncIntervalMs?: number;
+}
+
+/** State kept in a Redis server the user runs. */
+export interface RedisPersistenceConfig {
+  dir?: never;
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` or `unix:///path/redis.sock`.
+   * Each broker context keeps its log in a Redis list
+   * `<keyPrefix>:default:log` / `<keyPrefix>:tenants:<id>:log`; how long an
+   * acknowledged write survives a crash of Redis itself is Redis's
+   * `appendonly` / `appendfsync` setting. Unreachable at start:
+   * `ERR_PERSISTENCE_REDIS`.
+   */
+  redis: string;
+  /**
+   * The prefix of the keys (default `"rmqtt-js"`). One running server per
+   * prefix: `<keyPrefix>:lock` (`ERR_PERSISTENCE_LOCKED` otherwise).
+   */
+  keyPrefix?: string;
+  /** Accepted for symmetry with `dir`; Redis decides when it syncs. */
   syncIntervalMs?: number;
 }
 

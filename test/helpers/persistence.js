@@ -13,22 +13,28 @@ const { connectClient, createClient, connackOf } = require("./client");
 const { collectMessages } = require("./messages");
 const { withTimeout } = require("./wait");
 
-/** Per test: the servers to shut down, then the directories to remove. */
+/** Per test: the servers to shut down, then the cleanups to run after them and the directories to remove. */
 const registries = new WeakMap();
 
 function registry(t) {
   let r = registries.get(t);
   if (!r) {
-    r = { servers: new Set(), dirs: [] };
+    r = { servers: new Set(), dirs: [], afterServers: [] };
     registries.set(t, r);
     // One hook, so servers (and their store writers) end before their
     // directories go, whatever order the test created them in.
     t.after(async () => {
       for (const s of r.servers) await shutDown(s);
+      for (const f of r.afterServers) await f();
       for (const d of r.dirs) fs.rmSync(d, { recursive: true, force: true });
     });
   }
   return r;
+}
+
+/** Runs `fn` when the test ends, once its servers are shut down (e.g. a Redis they write to). */
+function afterServers(t, fn) {
+  registry(t).afterServers.push(fn);
 }
 
 /** A new empty directory under os.tmpdir(), removed when the test ends. */
@@ -53,17 +59,19 @@ function storeLog(dir, tenant) {
 }
 
 /**
- * A broker on a store directory that can be restarted.
+ * A broker on a store directory (or the `persistence` config given, e.g. a
+ * Redis one) that can be restarted.
  * `listeners` default to one loopback TCP listener on port 0; `tenants` are
  * ids declared with addTenant (with no hooks) on every server it creates.
  */
 class PersistentBroker {
-  constructor(t, { dir = tempDir(t), listeners = [tcpListener()], tenants = [], serverOptions } = {}) {
+  constructor(t, { dir, persistence, listeners = [tcpListener()], tenants = [], serverOptions } = {}) {
     this.t = t;
+    if (!persistence) dir ??= tempDir(t);
     this.dir = dir;
     this.tenants = tenants;
     this.serverOptions = serverOptions;
-    this.config = { listeners, persistence: { dir } };
+    this.config = { listeners, persistence: persistence ?? { dir } };
     this.server = null;
   }
 
@@ -188,6 +196,7 @@ function pubrec(packetId) {
 }
 
 module.exports = {
+  afterServers,
   connectCollecting,
   puback,
   pubrec,

@@ -84,7 +84,9 @@ pub fn main(args: &[String]) -> ExitCode {
         let mut cfg = ServerConfig::basic(0);
         cfg.listeners[0].address = "127.0.0.1".into();
         cfg.persistence = flag(args, "--persistence").map(|dir| PersistenceJson {
-            dir: dir.to_string(),
+            dir: Some(dir.to_string()),
+            redis: None,
+            key_prefix: None,
             sync_interval_ms: None,
         });
         let listeners = match broker.start(cfg.clone()).await {

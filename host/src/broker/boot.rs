@@ -17,7 +17,7 @@ use crate::hooks::listener_rules::{ListenerRules, ListenerTable};
 use crate::hooks::notify::Notifier;
 use crate::hooks::router::HookRouter;
 use crate::hooks::{HookSlot, HookStats, Traffic};
-use crate::persistence::{lock_dir, DirLock, OpenedStore, PersistenceConfig, Rebuilt, Store};
+use crate::persistence::{OpenedStore, PersistenceConfig, Rebuilt, Store, StoreLock};
 use crate::tenants::cert_handoff::CertHandoff;
 use crate::tenants::gateway::{tls_acceptor, Gateway};
 use crate::tenants::resolve::{ResolverSlot, Rules};
@@ -67,24 +67,24 @@ pub struct BootedServer {
     pub tenants: HashMap<String, ServerContext>,
     pub listeners: Vec<ListenerInfo>,
     pub directory: Arc<Directory>,
-    /// The persistence directory's lock and every context's store.
-    pub persistence: Option<(DirLock, Vec<Arc<Store>>)>,
+    /// The persistence backend's lock and every context's store.
+    pub persistence: Option<(StoreLock, Vec<Arc<Store>>)>,
 }
 
-/// The directory lock, the default context's store and each tenant's.
-type OpenedStores = (DirLock, Option<OpenedStore>, HashMap<String, OpenedStore>);
+/// The backend's lock, the default context's store and each tenant's.
+type OpenedStores = (StoreLock, Option<OpenedStore>, HashMap<String, OpenedStore>);
 
-/// Locks the persistence directory and opens every context's store, before
+/// Locks the persistence backend and opens every context's store, before
 /// anything is bound: a store that cannot be used fails the start cleanly.
 fn open_stores(
     p: &PersistenceConfig,
     tenants: &[Arc<Tenant>],
 ) -> Result<OpenedStores, BrokerError> {
-    let lock = lock_dir(&p.dir)?;
-    let default = OpenedStore::open(&p.context_dir(None), p.store_options())?;
+    let lock = p.lock()?;
+    let default = p.open(None)?;
     let mut by_tenant = HashMap::new();
     for t in tenants {
-        let opened = OpenedStore::open(&p.context_dir(Some(t.id())), p.store_options())?;
+        let opened = p.open(Some(t.id()))?;
         by_tenant.insert(t.id().to_string(), opened);
     }
     Ok((lock, Some(default), by_tenant))
@@ -179,10 +179,7 @@ pub async fn boot_tenant(
     directory: &Directory,
 ) -> Result<(ServerContext, Option<Arc<Store>>), BrokerError> {
     let store = match &cfg.persistence {
-        Some(p) => Some(OpenedStore::open(
-            &p.context_dir(Some(tenant.id())),
-            p.store_options(),
-        )?),
+        Some(p) => Some(p.open(Some(tenant.id()))?),
         None => None,
     };
     let public: Vec<&ValidListener> = cfg.listeners_of(Some(tenant.id())).collect();

@@ -60,10 +60,10 @@ struct RunningServer {
     tenant_scx: RwLock<HashMap<String, ServerContext>>,
     directory: Arc<Directory>,
     listeners: Vec<ListenerInfo>,
-    /// The persistence directory's lock and the contexts' stores.
+    /// The persistence backend's lock and the contexts' stores.
     persistence: Mutex<
         Option<(
-            crate::persistence::DirLock,
+            crate::persistence::StoreLock,
             Vec<Arc<crate::persistence::Store>>,
         )>,
     >,

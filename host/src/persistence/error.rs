@@ -24,6 +24,12 @@ pub enum PersistenceError {
     Io { path: PathBuf, reason: String },
     #[error("persistence.redis {url:?}: {reason}")]
     Redis { url: String, reason: String },
+    #[error("persistence.redis {url:?} key {key:?} is held by {holder}, which is running or died less than 30 s ago (its lock expires 30 s after its last refresh); use another keyPrefix for a second server")]
+    RedisLocked {
+        url: String,
+        key: String,
+        holder: String,
+    },
 }
 
 impl PersistenceError {
@@ -36,6 +42,7 @@ impl PersistenceError {
             PersistenceError::Corrupt { .. } => "ERR_PERSISTENCE_CORRUPT",
             PersistenceError::Io { .. } => "ERR_PERSISTENCE_IO",
             PersistenceError::Redis { .. } => "ERR_PERSISTENCE_REDIS",
+            PersistenceError::RedisLocked { .. } => "ERR_PERSISTENCE_LOCKED",
         }
     }
 

@@ -11,7 +11,10 @@
 //! every persistent session it was routed to; so is a retained message, a
 //! subscription once SUBACKed, and a session once CONNACKed.
 //!
-//! `<dir>/rmqtt-js.lock` keeps a second server off the directory.
+//! `<dir>/rmqtt-js.lock` keeps a second server off the directory. With
+//! `persistence: { redis }` the logs are Redis lists instead
+//! ([`redis_device`]) and `<prefix>:lock` keeps a second server off the
+//! prefix ([`redis_lock`]).
 
 mod capture;
 mod device;
@@ -21,6 +24,8 @@ mod index;
 mod lock;
 mod rebuild;
 mod record;
+mod redis_device;
+mod redis_lock;
 mod retain;
 mod store;
 
@@ -33,19 +38,42 @@ use rmqtt::context::ServerContext;
 pub use error::PersistenceError;
 pub use lock::{lock_dir, DirLock};
 pub use rebuild::Rebuilt;
+pub use redis_device::url_without_password as redis_url_without_password;
 pub use store::{Recovered, Store, StoreOptions, StoreStats};
+
+use device::LogDevice;
+use store::DeviceOpenError;
+
+/// Where a server keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `<dir>/default/store.log`, `<dir>/tenants/<id>/store.log`.
+    Dir(PathBuf),
+    /// Redis lists `<prefix>:default:log`, `<prefix>:tenants:<id>:log`.
+    Redis { url: String, prefix: String },
+}
 
 /// Where and how a server keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistenceConfig {
-    pub dir: PathBuf,
+    pub backend: Backend,
     pub sync_interval: Duration,
 }
 
+/// What keeps a second server off the same state while a server runs.
+#[derive(Debug)]
+pub enum StoreLock {
+    Dir(DirLock),
+    Redis(redis_lock::RedisLock),
+}
+
 impl PersistenceConfig {
-    /// The store directory of one context (`None`: the default broker).
-    pub fn context_dir(&self, tenant: Option<&str>) -> PathBuf {
-        context_dir(&self.dir, tenant)
+    /// A directory store at `dir`.
+    pub fn dir(dir: impl Into<PathBuf>) -> PersistenceConfig {
+        PersistenceConfig {
+            backend: Backend::Dir(dir.into()),
+            sync_interval: StoreOptions::default().sync_interval,
+        }
     }
 
     pub fn store_options(&self) -> StoreOptions {
@@ -54,6 +82,62 @@ impl PersistenceConfig {
             ..StoreOptions::default()
         }
     }
+
+    /// Takes the backend's lock (checking that it can be used at all).
+    pub fn lock(&self) -> Result<StoreLock, PersistenceError> {
+        match &self.backend {
+            Backend::Dir(dir) => lock_dir(dir).map(StoreLock::Dir),
+            Backend::Redis { url, prefix } => {
+                redis_lock::lock_prefix(&redis_client(url)?, prefix).map(StoreLock::Redis)
+            }
+        }
+    }
+
+    /// Opens the store of one context (`None`: the default broker). The
+    /// caller holds the lock.
+    pub fn open(&self, tenant: Option<&str>) -> Result<OpenedStore, PersistenceError> {
+        let (store, recovered) = match &self.backend {
+            Backend::Dir(dir) => Store::open(&context_dir(dir, tenant), self.store_options())?,
+            Backend::Redis { url, prefix } => {
+                let client = redis_client(url)?;
+                let shown = redis_device::shown_url(&client);
+                let key = match tenant {
+                    None => format!("{prefix}:default:log"),
+                    Some(t) => format!("{prefix}:tenants:{t}:log"),
+                };
+                let mut device = redis_device::RedisDevice::new(client, key);
+                let data = device.read_all().map_err(|e| PersistenceError::Redis {
+                    url: shown.clone(),
+                    reason: e.to_string(),
+                })?;
+                let name = PathBuf::from(device.describe());
+                Store::open_device(Box::new(device), data, self.store_options()).map_err(|e| {
+                    match e {
+                        DeviceOpenError::Corrupt { offset, reason } => PersistenceError::Corrupt {
+                            path: name,
+                            offset,
+                            reason,
+                        },
+                        DeviceOpenError::Io(e) => PersistenceError::Redis {
+                            url: shown,
+                            reason: e.to_string(),
+                        },
+                    }
+                })?
+            }
+        };
+        Ok(OpenedStore {
+            store: Arc::new(store),
+            recovered,
+        })
+    }
+}
+
+fn redis_client(url: &str) -> Result<redis::Client, PersistenceError> {
+    redis::Client::open(url).map_err(|e| PersistenceError::Redis {
+        url: redis_device::url_without_password(url),
+        reason: e.to_string(),
+    })
 }
 
 /// `<dir>/default` or `<dir>/tenants/<id>` (tenant ids are safe path parts).
@@ -71,14 +155,6 @@ pub struct OpenedStore {
 }
 
 impl OpenedStore {
-    pub fn open(dir: &Path, opts: StoreOptions) -> Result<OpenedStore, PersistenceError> {
-        let (store, recovered) = Store::open(dir, opts)?;
-        Ok(OpenedStore {
-            store: Arc::new(store),
-            recovered,
-        })
-    }
-
     /// Hooks the store into a built context (retainer started, no listener
     /// running yet) and rebuilds what it held.
     pub async fn attach(self, scx: &ServerContext) -> Rebuilt {
