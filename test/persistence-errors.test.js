@@ -172,10 +172,11 @@ test("a torn tail (the last bytes cut off) is dropped: start succeeds with the e
   for (const topic of earlier) assert.ok(seen.includes(topic), `${topic} survived`);
 });
 
-test("persistence: {} (no dir) is refused with a config error naming dir", async (t) => {
+test("persistence: {} (no dir, no redis) is refused with a config error naming both", async (t) => {
   const server = quietServer(t);
-  const err = await assertStartFails(server, {}, "ERR_INVALID_CONFIG");
+  const err = await assertStartFails(server, {}, "ERR_CONFIG_PERSISTENCE");
   assert.match(err.message, /\bdir\b/);
+  assert.match(err.message, /\bredis\b/);
   await assertStartsAfterwards(t, server);
 });
 
