@@ -5,13 +5,16 @@
 // prefix, an unreachable Redis or a bad config fails the start cleanly, a
 // Redis restart mid-run heals by itself without losing an acknowledged
 // message, and a kill -9 of the owning process is followed by an immediate
-// restart (the dead server's lock is taken over).
+// restart (the dead server's lock is taken over). Faults of the link: a
+// write whose reply is lost is not written twice when retried, and a Redis
+// that lost its data mid-run is not written to (the next start works).
 
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const net = require("node:net");
 const { spawn } = require("node:child_process");
 
 const { RmqttError } = require("..");
@@ -92,6 +95,111 @@ async function rejectsWith(promise, code) {
     return true;
   });
   return error;
+}
+
+
+/** Parses one RESP reply at `buf[at..]`: `[value, next]`, or null when incomplete. */
+function parseReply(buf, at = 0) {
+  const eol = buf.indexOf("\r\n", at);
+  if (eol < 0) return null;
+  const line = buf.toString("latin1", at + 1, eol);
+  const next = eol + 2;
+  switch (String.fromCharCode(buf[at])) {
+    case "+": return [line, next];
+    case "-": return [new Error(line), next];
+    case ":": return [Number(line), next];
+    case "$": {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      return buf.length >= next + n + 2 ? [buf.subarray(next, next + n), next + n + 2] : null;
+    }
+    case "*": {
+      const n = Number(line);
+      const items = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, pos);
+        if (!r) return null;
+        items.push(r[0]);
+        pos = r[1];
+      }
+      return [n < 0 ? null : items, pos];
+    }
+    default: throw new Error(`not a RESP reply: ${line}`);
+  }
+}
+
+/** Sends one command to Redis on `port` (a connection of its own); resolves with its reply. */
+function redisCommand(port, ...args) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let buf = Buffer.alloc(0);
+    sock.on("error", reject);
+    sock.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      const r = parseReply(buf);
+      if (!r) return;
+      sock.destroy();
+      if (r[0] instanceof Error) reject(r[0]);
+      else resolve(r[0]);
+    });
+    const parts = [`*${args.length}\r\n`];
+    for (const a of args) parts.push(`$${Buffer.byteLength(String(a))}\r\n${a}\r\n`);
+    sock.end(parts.join(""));
+  }), `redis ${args[0]}`);
+}
+
+/**
+ * A TCP proxy to Redis on `redisPort`, closed when the test ends.
+ * `swallowReplies()`: the connections open now keep forwarding commands to
+ * Redis (which runs them) but their replies are dropped, as when a link
+ * breaks between Redis's answer and the client; new connections work.
+ */
+async function startProxy(t, redisPort) {
+  const links = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(redisPort, "127.0.0.1");
+    const link = { swallow: false, client, upstream };
+    links.add(link);
+    client.pipe(upstream);
+    upstream.on("data", (d) => {
+      if (!link.swallow) client.write(d);
+    });
+    const close = () => {
+      links.delete(link);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on("error", close);
+      s.on("close", close);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  afterServers(t, async () => {
+    for (const l of links) {
+      l.client.destroy();
+      l.upstream.destroy();
+    }
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    url: `redis://127.0.0.1:${server.address().port}`,
+    swallowReplies() {
+      for (const l of links) l.swallow = true;
+    },
+  };
+}
+
+/** A store's log as Redis holds it (its list's elements, concatenated). */
+async function logBytes(port, key) {
+  return Buffer.concat(await redisCommand(port, "LRANGE", key, "0", "-1"));
+}
+
+function occurrences(haystack, needle) {
+  let n = 0;
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) n++;
+  return n;
 }
 
 const prefix = () => uniqueClientId("rp");
@@ -237,6 +345,77 @@ test("a Redis restart mid-run heals by itself: nothing acknowledged is lost", { 
   const got = back.messages.map((m) => m.payload.toString());
   const expected = ["before", ...(duringOutcome === "acked" ? ["during"] : []), "after", "marker"];
   for (const e of expected) assert.ok(got.includes(e), `${e} (acknowledged) is there: got ${JSON.stringify(got)}`);
+});
+
+test("a write whose reply is lost (Redis ran it) is not written twice when the store retries it", { skip: SKIP }, async (t) => {
+  const redis = await startRedis(t);
+  const proxy = await startProxy(t, redis.port);
+  const keyPrefix = prefix();
+  const broker = await startBroker(t, { persistence: { redis: proxy.url, keyPrefix } });
+  const topic = `${uniqueClientId("lost")}/r`;
+  const payload = `kept-once-${Date.now()}`;
+  const pub = await connectClient(t, broker.port(), { protocolVersion: 5 });
+  await pub.publishAsync(`${topic}/warm`, "warm", { qos: 1, retain: true });
+
+  proxy.swallowReplies(); // the store's connection: Redis runs its next write, the answer never comes
+  // Acknowledged once the store gives up on the lost answer and writes again
+  // on a new connection (a read timeout of 5 s, a retry 1 s later).
+  const packet = await withTimeout(pub.publishAsync(topic, payload, { qos: 1, retain: true }), "the PUBACK", 30_000);
+  assert.ok(!(packet?.reasonCode >= 0x80), `acknowledged: ${packet?.reasonCode}`);
+  await pub.endAsync();
+
+  const log = await logBytes(redis.port, `${keyPrefix}:default:log`);
+  assert.equal(occurrences(log, Buffer.from(payload)), 1, "the retained message is in the log once");
+  await broker.restart("close");
+  const reader = await connectCollecting(t, broker.port(), {});
+  await reader.client.subscribeAsync(topic, { qos: 1 });
+  const kept = await reader.messages.waitFor((m) => m.topic === topic, "the retained message");
+  assert.equal(kept.payload.toString(), payload);
+});
+
+test("Redis losing its data mid-run (FLUSHALL): publishes are refused, not written to a headless log; the next start works", { skip: SKIP }, async (t) => {
+  const redis = await startRedis(t);
+  const keyPrefix = prefix();
+  const broker = await startBroker(t, { persistence: { redis: redis.url, keyPrefix } });
+  const base = uniqueClientId("flush");
+  const pub = await connectClient(t, broker.port(), { protocolVersion: 5 });
+  await pub.publishAsync(`${base}/before`, "before", { qos: 1, retain: true });
+
+  assert.equal(await redisCommand(redis.port, "FLUSHALL"), "OK");
+  // QoS 1 publishes from now on: none is acknowledged as stored; once the
+  // store has seen that its log is gone they are refused (0x97). A client's
+  // publishes are handled in order, so each probe comes from a new client.
+  const outcomes = [];
+  const publish = (client, i) => {
+    const outcome = { i, state: "pending" };
+    outcomes.push(outcome);
+    client.publishAsync(`${base}/after`, `after-${i}`, { qos: 1, retain: true }).then(
+      (packet) => { outcome.state = packet?.reasonCode >= 0x80 ? "refused" : "acked"; },
+      () => { outcome.state = "refused"; },
+    );
+  };
+  publish(pub, 0);
+  const deadline = Date.now() + 20_000;
+  for (let i = 1; !outcomes.some((o) => o.state === "refused") && Date.now() < deadline; i++) {
+    publish(await connectClient(t, broker.port(), { protocolVersion: 5, reconnectPeriod: 0 }), i);
+    await new Promise((r) => setTimeout(r, 100)); // bounded poll: the next probe
+  }
+  const count = (state) => outcomes.filter((o) => o.state === state).length;
+  const summary = () => `of ${outcomes.length} publishes: ${count("acked")} acked, ${count("refused")} refused`;
+  assert.ok(count("refused") > 0, `a publish was refused (${summary()})`);
+  assert.equal(count("acked"), 0, `no publish was acknowledged (${summary()})`);
+  pub.end(true);
+
+  await broker.restart("close"); // what Redis holds now is an empty store, not a damaged one
+  const pub2 = await connectClient(t, broker.port(), { protocolVersion: 5 });
+  const packet = await pub2.publishAsync(`${base}/later`, "later", { qos: 1, retain: true });
+  assert.ok(!(packet?.reasonCode >= 0x80), "a publish is acknowledged again");
+  await pub2.endAsync();
+  await broker.restart("stop");
+  const reader = await connectCollecting(t, broker.port(), {});
+  await reader.client.subscribeAsync(`${base}/later`, { qos: 1 });
+  const kept = await reader.messages.waitFor((m) => m.topic === `${base}/later`, "the retained message");
+  assert.equal(kept.payload.toString(), "later");
 });
 
 test("kill -9 of the process that owns the server, then a restart at once: its lock is taken over, its acknowledged messages are there", { skip: SKIP }, async (t) => {

@@ -130,7 +130,7 @@ impl Handler for Capture {
                 let refused = PublishResult::reason_code(
                     PublishAckReason::QuotaExceeded,
                     Some(
-                        "the broker cannot store messages right now (its disk is full or failing)"
+                        "the broker cannot store messages right now (its store is failing: a full disk, an unreachable Redis)"
                             .into(),
                     ),
                     false,

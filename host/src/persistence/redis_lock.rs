@@ -1,9 +1,12 @@
 //! One running server per Redis key prefix: the key `<prefix>:lock`, set
-//! with `SET NX PX` to `<hostname>:<pid>:<token>`, refreshed by a small
-//! thread while the server runs and deleted when it stops. A crashed server
-//! cannot delete it, so it expires [`TTL`] after its last refresh; and a
-//! server of this machine whose process is gone (a `kill -9`, then a restart
-//! at once) is recognised by its pid and its lock taken over at once.
+//! with `SET NX PX` to `<hostname>:<pid>:<space>:<token>`, refreshed by a
+//! small thread while the server runs and deleted when it stops. A crashed
+//! server cannot delete it, so it expires [`TTL`] after its last refresh; and
+//! a server whose process is gone (a `kill -9`, then a restart at once) is
+//! recognised and its lock taken over at once when it ran in the same process
+//! space as this one: `<space>` names the booted kernel and the pid namespace
+//! (not the hostname, which two machines or containers may share), so that its
+//! pid means the same process here.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -18,9 +21,12 @@ use super::PersistenceError;
 pub const TTL: Duration = Duration::from_secs(30);
 const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
-/// Extends the lock if it is still ours.
-const REFRESH: &str =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// Extends the lock if it is still ours (1), takes it again if it is gone
+/// (2: Redis lost it, restarted without its data), else 0.
+const REFRESH: &str = "local v = redis.call('GET', KEYS[1]) \
+     if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+     elseif not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 \
+     else return 0 end";
 /// Deletes the lock if it is still ours.
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -49,7 +55,13 @@ pub fn lock_prefix(client: &Client, prefix: &str) -> Result<RedisLock, Persisten
         reason: e.to_string(),
     };
     let key = format!("{prefix}:lock");
-    let value = format!("{}:{}:{:016x}", hostname(), std::process::id(), token());
+    let value = format!(
+        "{}:{}:{}:{:016x}",
+        hostname(),
+        std::process::id(),
+        process_space().unwrap_or_else(|| "-".into()),
+        token()
+    );
     let ttl_ms = TTL.as_millis() as u64;
     let mut conn = connect(client).map_err(redis_err)?;
     let set: Option<String> = redis::cmd("SET")
@@ -135,6 +147,10 @@ fn refresh_loop(client: Client, key: String, value: String, stopped: mpsc::Recei
             Err(RecvTimeoutError::Timeout) => {
                 match run(&mut conn, REFRESH, Some(TTL.as_millis() as u64)) {
                     Ok(1) => {}
+                    Ok(2) => log::warn!(
+                        target: "rmqtt_js::persistence",
+                        "{key}: the lock was gone from Redis (restarted without its data?): taken again"
+                    ),
                     Ok(_) => log::error!(
                         target: "rmqtt_js::persistence",
                         "{key}: the lock is no longer this server's (it expired while Redis was unreachable?): another server may use the same store"
@@ -165,24 +181,66 @@ impl Drop for RedisLock {
     }
 }
 
-/// Whether the lock value names a process of this machine that is gone.
+/// Whether the lock value names a process of this process space (same
+/// kernel boot, same pid namespace) that is gone.
 fn holder_is_dead(holder: &str) -> bool {
-    let mut parts = holder.rsplitn(3, ':');
-    let (_token, pid, host) = (parts.next(), parts.next(), parts.next());
-    let (Some(pid), Some(host)) = (pid.and_then(|p| p.parse::<u32>().ok()), host) else {
+    let mut parts = holder.rsplitn(4, ':');
+    let (_token, space, pid) = (parts.next(), parts.next(), parts.next());
+    let (Some(space), Some(pid)) = (space, pid.and_then(|p| p.parse::<u32>().ok())) else {
         return false;
     };
-    host == hostname()
-        && pid != std::process::id()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && std::path::Path::new("/proc/self").exists()
+    let Some(ours) = process_space() else {
+        return false;
+    };
+    space == ours && pid != std::process::id() && !process_runs(pid)
 }
 
-/// `host:pid` of a lock value (without its token).
+/// Whether process `pid` (of this pid namespace) exists and is not a zombie.
+fn process_runs(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The booted kernel and the pid namespace this process runs in (a pid means
+/// the same process to every process of the same space), or `None` where
+/// that cannot be told (no `/proc`).
+fn process_space() -> Option<String> {
+    use std::hash::Hasher;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    // A stable hash (not RandomState's): the value is compared across processes.
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.write(boot.trim().as_bytes());
+    h.write(b"/");
+    h.write(ns.as_os_str().as_encoded_bytes());
+    Some(format!("{:016x}", h.finish()))
+}
+
+/// FNV-1a, a hash that is the same in every process.
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// `host:pid` of a lock value (without its process space and token).
 fn shown_holder(holder: &str) -> String {
-    match holder.rsplit_once(':') {
-        Some((who, _token)) => format!("server {who}"),
-        None => format!("{holder:?}"),
+    let mut parts = holder.rsplitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(_token), Some(_space), Some(who)) => format!("server {who}"),
+        _ => format!("{holder:?}"),
     }
 }
 
@@ -205,4 +263,59 @@ fn token() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(pid: u32, space: &str) -> String {
+        format!("{}:{pid}:{space}:0123456789abcdef", hostname())
+    }
+
+    #[test]
+    fn only_a_gone_process_of_this_process_space_is_dead() {
+        let Some(space) = process_space() else {
+            return; // no /proc: nothing is ever taken over
+        };
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let gone = child.id();
+        child.wait().expect("wait");
+        assert!(holder_is_dead(&value(gone, &space)));
+        // The same pid seen from another machine or pid namespace.
+        assert!(!holder_is_dead(&value(gone, "00000000deadbeef")));
+        assert!(!holder_is_dead(&value(gone, "-")));
+        // This process (a second server in it), and a running one.
+        assert!(!holder_is_dead(&value(std::process::id(), &space)));
+        let mut running = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        assert!(!holder_is_dead(&value(running.id(), &space)));
+        let _ = running.kill();
+        let _ = running.wait();
+        // A zombie (exited, not yet waited for) is gone too.
+        let mut zombie = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_runs(zombie.id()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(holder_is_dead(&value(zombie.id(), &space)));
+        zombie.wait().expect("wait");
+        assert!(!holder_is_dead("garbage"));
+        assert!(!holder_is_dead(""));
+    }
+
+    #[test]
+    fn a_holder_is_shown_without_its_space_and_token() {
+        assert_eq!(
+            shown_holder("box:42:00000000deadbeef:0123456789abcdef"),
+            "server box:42"
+        );
+        assert_eq!(shown_holder("odd"), "\"odd\"");
+    }
 }
