@@ -13,24 +13,13 @@ const { startServer, tcpListener, shutDown } = require("./helpers/server");
 const { connectClient } = require("./helpers/client");
 const { freePort, busyPort } = require("./helpers/ports");
 const { makeSelfSignedCert } = require("./helpers/certs");
+const { rejectsWithCode } = require("./helpers/errors");
 
 /** A fresh server closed after the test. */
 function newServer(t) {
   const server = new MqttServer();
   t.after(() => shutDown(server));
   return server;
-}
-
-/** Asserts that `promise` rejects with an RmqttError carrying `code`. */
-async function rejectsWithCode(promise, code) {
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof RmqttError, `expected an RmqttError, got ${err?.constructor?.name}: ${err}`);
-    assert.ok(err instanceof Error);
-    assert.equal(err.code, code, `code of "${err.message}"`);
-    assert.equal(typeof err.message, "string");
-    assert.ok(err.message.length > 0);
-    return true;
-  });
 }
 
 /**

@@ -10,11 +10,11 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { RmqttError } = require("..");
 const { tcpListener } = require("./helpers/server");
 const { connectClient, uniqueClientId } = require("./helpers/client");
 const { freePort, isPortFree } = require("./helpers/ports");
 const { captureLogs } = require("./helpers/logs");
+const { rejectsWithCode } = require("./helpers/errors");
 const { tempDir, newServer, storeLog, connectCollecting } = require("./helpers/persistence");
 
 /** A server whose log records are captured (start failures log an ERROR). */
@@ -25,25 +25,13 @@ function quietServer(t) {
   return server;
 }
 
-/** Asserts that `promise` rejects with an RmqttError of `code`; returns the error. */
-async function rejectsWith(promise, code) {
-  let error;
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof RmqttError, `expected an RmqttError, got ${err?.constructor?.name}: ${err}`);
-    assert.equal(err.code, code, `code of "${err.message}"`);
-    error = err;
-    return true;
-  });
-  return error;
-}
-
 /**
  * Starting `server` with `persistence` on a fixed free port fails with `code`:
  * not running, no listeners, the port not bound. Returns the error.
  */
 async function assertStartFails(server, persistence, code) {
   const port = await freePort();
-  const err = await rejectsWith(
+  const err = await rejectsWithCode(
     server.start({ listeners: [tcpListener({ port })], persistence }),
     code,
   );

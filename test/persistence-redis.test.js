@@ -17,19 +17,20 @@ const path = require("node:path");
 const net = require("node:net");
 const { spawn } = require("node:child_process");
 
-const { RmqttError } = require("..");
 const { tcpListener } = require("./helpers/server");
 const { connectClient, uniqueClientId } = require("./helpers/client");
 const { freePort, isPortFree } = require("./helpers/ports");
 const { withTimeout } = require("./helpers/wait");
 const { spawnNode } = require("./helpers/child");
 const { ensureTool } = require("./helpers/tools");
+const { rejectsWithCode } = require("./helpers/errors");
 const {
   afterServers,
   startBroker,
   newServer,
   tempDir,
   persistentSession,
+  retainedOn,
   publishMarker,
   connectCollecting,
 } = require("./helpers/persistence");
@@ -83,18 +84,6 @@ async function startRedis(t) {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return redis;
-}
-
-/** Asserts that `promise` rejects with an RmqttError of `code`; returns the error. */
-async function rejectsWith(promise, code) {
-  let error;
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof RmqttError, `expected an RmqttError, got ${err?.constructor?.name}: ${err}`);
-    assert.equal(err.code, code, `code of "${err.message}"`);
-    error = err;
-    return true;
-  });
-  return error;
 }
 
 
@@ -224,9 +213,7 @@ for (const [mode, how] of [["stop", "stop()/start()"], ["close", "close() and a 
     assert.equal(back.connack.sessionPresent, true, "the session is back");
     await publishMarker(t, broker.port(), back.messages, `${base}/q`, "marker", 5);
     assert.deepEqual(back.messages.map((m) => m.payload.toString()), ["m0", "m1", "m2", "m3", "m4", "marker"]);
-    const reader = await connectCollecting(t, broker.port(), {});
-    await reader.client.subscribeAsync(`${base}/kept`, { qos: 1 });
-    const kept = await reader.messages.waitFor((m) => m.topic === `${base}/kept`, "the retained message");
+    const kept = await retainedOn(t, broker.port(), `${base}/kept`);
     assert.equal(kept.payload.toString(), "retained");
   });
 }
@@ -260,7 +247,7 @@ test("one server per Redis key prefix: a second gets ERR_PERSISTENCE_LOCKED, ano
   await startBroker(t, { persistence: { redis: redis.url, keyPrefix } });
   const second = newServer(t);
   const port = await freePort();
-  const err = await rejectsWith(
+  const err = await rejectsWithCode(
     second.start({ listeners: [tcpListener({ port })], persistence: { redis: redis.url, keyPrefix } }),
     "ERR_PERSISTENCE_LOCKED",
   );
@@ -286,7 +273,7 @@ test("an unreachable Redis fails the start with ERR_PERSISTENCE_REDIS, no passwo
   const closed = await freePort();
   const server = newServer(t);
   const port = await freePort();
-  const err = await rejectsWith(
+  const err = await rejectsWithCode(
     server.start({ listeners: [tcpListener({ port })], persistence: { redis: `redis://:hunter2@127.0.0.1:${closed}` } }),
     "ERR_PERSISTENCE_REDIS",
   );
@@ -299,12 +286,12 @@ test("an unreachable Redis fails the start with ERR_PERSISTENCE_REDIS, no passwo
 
 test("persistence takes dir or redis, not both: ERR_CONFIG_PERSISTENCE", async (t) => {
   const server = newServer(t);
-  const err = await rejectsWith(
+  const err = await rejectsWithCode(
     server.start({ listeners: [tcpListener()], persistence: { dir: tempDir(t), redis: "redis://127.0.0.1:6379" } }),
     "ERR_CONFIG_PERSISTENCE",
   );
   assert.match(err.message, /not both/);
-  await rejectsWith(
+  await rejectsWithCode(
     server.start({ listeners: [tcpListener()], persistence: { redis: "http://127.0.0.1:6379" } }),
     "ERR_CONFIG_PERSISTENCE",
   );
@@ -367,9 +354,7 @@ test("a write whose reply is lost (Redis ran it) is not written twice when the s
   const log = await logBytes(redis.port, `${keyPrefix}:default:log`);
   assert.equal(occurrences(log, Buffer.from(payload)), 1, "the retained message is in the log once");
   await broker.restart("close");
-  const reader = await connectCollecting(t, broker.port(), {});
-  await reader.client.subscribeAsync(topic, { qos: 1 });
-  const kept = await reader.messages.waitFor((m) => m.topic === topic, "the retained message");
+  const kept = await retainedOn(t, broker.port(), topic);
   assert.equal(kept.payload.toString(), payload);
 });
 
@@ -412,9 +397,7 @@ test("Redis losing its data mid-run (FLUSHALL): publishes are refused, not writt
   assert.ok(!(packet?.reasonCode >= 0x80), "a publish is acknowledged again");
   await pub2.endAsync();
   await broker.restart("stop");
-  const reader = await connectCollecting(t, broker.port(), {});
-  await reader.client.subscribeAsync(`${base}/later`, { qos: 1 });
-  const kept = await reader.messages.waitFor((m) => m.topic === `${base}/later`, "the retained message");
+  const kept = await retainedOn(t, broker.port(), `${base}/later`);
   assert.equal(kept.payload.toString(), "later");
 });
 

@@ -43,6 +43,11 @@ async function pendingWill(t, port) {
   return w;
 }
 
+/** A Clean Start 0 connection for `clientId`'s session (MQTT 5). */
+function resumeSession(t, port, clientId) {
+  return connectClient(t, port, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 7200 } });
+}
+
 /** Publishes a marker through the watcher and waits for it: what the broker did before is in. */
 async function roundTrip(watcher, messages, topic) {
   const payload = `marker-${Math.random()}`;
@@ -63,12 +68,7 @@ test("a Clean Start connection ends the session of a client whose delayed will i
 test("a Clean Start 0 connection resumes the session of a client whose delayed will is pending: no will (MQTT 5)", async (t) => {
   const { port } = await startServer(t);
   const { topic, clientId, watcher, messages } = await pendingWill(t, port);
-  const back = await connectClient(t, port, {
-    protocolVersion: 5,
-    clientId,
-    clean: false,
-    properties: { sessionExpiryInterval: 7200 },
-  });
+  const back = await resumeSession(t, port, clientId);
   await roundTrip(back, messages, topic);
   await roundTrip(watcher, messages, topic);
   assert.deepEqual(willsOn(messages, topic), []);
@@ -85,12 +85,7 @@ test("a Clean Start connection that takes over a connected client publishes its 
 test("a Clean Start 0 connection that takes over a connected client withholds its delayed will (MQTT 5)", async (t) => {
   const { port } = await startServer(t);
   const { topic, clientId, watcher, messages } = await willClient(t, port, WILL_DELAY_S);
-  const back = await connectClient(t, port, {
-    protocolVersion: 5,
-    clientId,
-    clean: false,
-    properties: { sessionExpiryInterval: 7200 },
-  });
+  const back = await resumeSession(t, port, clientId);
   await roundTrip(back, messages, topic);
   await roundTrip(watcher, messages, topic);
   assert.deepEqual(willsOn(messages, topic), []);
@@ -99,12 +94,7 @@ test("a Clean Start 0 connection that takes over a connected client withholds it
 test("a takeover publishes the will (no delay) of the connection it closes, also when it resumes the session (MQTT 5)", async (t) => {
   const { port } = await startServer(t);
   const { topic, clientId, messages } = await willClient(t, port, undefined);
-  await connectClient(t, port, {
-    protocolVersion: 5,
-    clientId,
-    clean: false,
-    properties: { sessionExpiryInterval: 7200 },
-  });
+  await resumeSession(t, port, clientId);
   const will = await messages.waitFor((m) => m.topic === topic, "the will of the taken-over connection");
   assert.equal(will.payload.toString(), "gone");
 });

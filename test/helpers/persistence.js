@@ -185,6 +185,13 @@ async function connectCollecting(t, port, opts) {
   return { client, connack, messages, packets };
 }
 
+/** Subscribes a new client to `topic`; resolves with the retained message it gets. */
+async function retainedOn(t, port, topic) {
+  const { client, messages } = await connectCollecting(t, port, {});
+  await client.subscribeAsync(topic, { qos: 1 });
+  return messages.waitFor((m) => m.topic === topic, `the retained message on ${topic}`);
+}
+
 /** A PUBACK of `packetId` (the same bytes for MQTT 3.1.1 and 5). */
 function puback(packetId) {
   return Buffer.from([0x40, 2, (packetId >> 8) & 0xff, packetId & 0xff]);
@@ -198,6 +205,7 @@ function pubrec(packetId) {
 module.exports = {
   afterServers,
   connectCollecting,
+  retainedOn,
   puback,
   pubrec,
   tempDir,

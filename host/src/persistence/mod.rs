@@ -5,11 +5,12 @@
 //! (`<dir>/default/`, `<dir>/tenants/<id>/`): an append-only log of
 //! [`record::Record`]s with an in-memory [`index::Index`] of the live ones.
 //! [`capture::Capture`] (rmqtt hooks) and [`retain::PersistentRetain`] (the
-//! retainer) write to it; [`rebuild::rebuild`] puts it back into a new
-//! context before its listeners accept anyone. The guarantee: a QoS 1/2
-//! message whose publisher has seen its PUBACK/PUBREC is in the store of
-//! every persistent session it was routed to; so is a retained message, a
-//! subscription once SUBACKed, and a session once CONNACKed.
+//! retainer) write to it; [`rebuild::restore_retained`] and
+//! [`rebuild::rebuild_sessions`] put it back into a new context before its
+//! listeners accept anyone. The guarantee: a QoS 1/2 message whose publisher
+//! has seen its PUBACK/PUBREC is in the store of every persistent session it
+//! was routed to; so is a retained message, a subscription once SUBACKed, and
+//! a session once CONNACKed.
 //!
 //! `<dir>/rmqtt-js.lock` keeps a second server off the directory. With
 //! `persistence: { redis }` the logs are Redis lists instead
@@ -42,7 +43,6 @@ pub use redis_device::url_without_password as redis_url_without_password;
 pub use store::{Recovered, Store, StoreOptions, StoreStats};
 
 use device::LogDevice;
-use store::DeviceOpenError;
 
 /// Where a server keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +68,6 @@ pub enum StoreLock {
 }
 
 impl PersistenceConfig {
-    /// A directory store at `dir`.
-    pub fn dir(dir: impl Into<PathBuf>) -> PersistenceConfig {
-        PersistenceConfig {
-            backend: Backend::Dir(dir.into()),
-            sync_interval: StoreOptions::default().sync_interval,
-        }
-    }
-
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             sync_interval: self.sync_interval,
@@ -112,17 +104,10 @@ impl PersistenceConfig {
                 })?;
                 let name = PathBuf::from(device.describe());
                 Store::open_device(Box::new(device), data, self.store_options()).map_err(|e| {
-                    match e {
-                        DeviceOpenError::Corrupt { offset, reason } => PersistenceError::Corrupt {
-                            path: name,
-                            offset,
-                            reason,
-                        },
-                        DeviceOpenError::Io(e) => PersistenceError::Redis {
-                            url: shown,
-                            reason: e.to_string(),
-                        },
-                    }
+                    e.into_persistence(name, |e| PersistenceError::Redis {
+                        url: shown,
+                        reason: e.to_string(),
+                    })
                 })?
             }
         };

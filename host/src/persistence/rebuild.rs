@@ -73,16 +73,6 @@ pub async fn rebuild_sessions(
     } else {
         now
     };
-    rebuild_all(scx, store, sessions, died_at, now).await
-}
-
-async fn rebuild_all(
-    scx: &ServerContext,
-    store: &Arc<Store>,
-    sessions: Vec<RecoveredSession>,
-    died_at: i64,
-    now: i64,
-) -> Rebuilt {
     let mut out = Rebuilt::default();
     for s in sessions {
         let client_id = s.client_id.clone();

@@ -173,14 +173,8 @@ impl Store {
             })?;
         let mut device = FileDevice::new(&path);
         let data = device.read_all().map_err(io_err)?;
-        Store::open_device(Box::new(device), data, opts).map_err(|e| match e {
-            DeviceOpenError::Corrupt { offset, reason } => PersistenceError::Corrupt {
-                path: path.clone(),
-                offset,
-                reason,
-            },
-            DeviceOpenError::Io(e) => io_err(e),
-        })
+        Store::open_device(Box::new(device), data, opts)
+            .map_err(|e| e.into_persistence(path.clone(), io_err))
     }
 
     /// Replays `data` (the device's whole log), repairs a torn tail, and
@@ -630,6 +624,25 @@ impl Drop for Store {
 pub(crate) enum DeviceOpenError {
     Corrupt { offset: u64, reason: String },
     Io(std::io::Error),
+}
+
+impl DeviceOpenError {
+    /// As the start reports it: damage names the log (`name`), an I/O
+    /// error is the device's own (`io`).
+    pub(crate) fn into_persistence(
+        self,
+        name: std::path::PathBuf,
+        io: impl FnOnce(std::io::Error) -> PersistenceError,
+    ) -> PersistenceError {
+        match self {
+            DeviceOpenError::Corrupt { offset, reason } => PersistenceError::Corrupt {
+                path: name,
+                offset,
+                reason,
+            },
+            DeviceOpenError::Io(e) => io(e),
+        }
+    }
 }
 
 /// Whether a bad frame at `offset` is the end of a write cut short by a crash
