@@ -4,7 +4,13 @@
 //! the records it points at. Records that a later one replaced or removed are
 //! garbage, counted so that compaction knows when it pays.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+/// The index's maps: ahash, not SipHash (the index is hit several times per
+/// publish). Its keys are seeded at random per process, so client ids and
+/// topics that clients choose still do not collide at will.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+pub type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 use super::record::Record;
 
@@ -239,7 +245,7 @@ impl Index {
                     digest: *digest,
                     committed: false,
                     loc,
-                    recipients: HashSet::new(),
+                    recipients: HashSet::default(),
                 });
                 if e.digest != *digest {
                     // The id carries another message now.

@@ -8,8 +8,9 @@
 //! meanwhile, by any connection, goes in the same write) unless another
 //! caller's write already carried its record. Once the write returns, the
 //! record survives a crash or `kill -9` of the process. Records nobody awaits
-//! (an acknowledgement, a packet id) are written by a writer thread within
-//! [`LINGER`]. The writer also `fdatasync`s every `sync_interval` (for power
+//! (an acknowledgement, a packet id) go with the next such write, or the
+//! writer thread writes them once they have waited a [`LINGER`] (it is not
+//! woken for them, which spares a context switch per batch). The writer also `fdatasync`s every `sync_interval` (for power
 //! loss), writes a `Clock` record every few seconds, and compacts the log
 //! when garbage dominates it. A device that is slow to write (Redis) leaves
 //! every write to the writer thread. A failed write (a full disk) is retried
@@ -17,7 +18,6 @@
 //! acknowledged that is not stored, and [`Store::healthy`] turns false so
 //! that new publishes are refused.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -27,7 +27,7 @@ use rmqtt::types::{From, Publish, SubscriptionOptions};
 
 use super::device::{FileDevice, LogDevice};
 use super::frame::{self, End, Reader, FRAME_OVERHEAD, HEADER_LEN, MAGIC};
-use super::index::{Index, Loc};
+use super::index::{HashMap, Index, Loc};
 use super::record::{message_key, Record, SessionMeta};
 use super::PersistenceError;
 
@@ -285,7 +285,10 @@ impl Store {
         frame::push(&mut g.buf, &payload);
         g.len += loc.len as u64;
         g.index.apply(rec, loc, key);
-        if was_empty && g.writer_waiting {
+        // With inline writes the writer thread is not woken: what nobody
+        // awaits rides along with the next write of a caller, or the writer
+        // takes it once it has waited a LINGER.
+        if was_empty && g.writer_waiting && !self.shared.inline {
             self.shared.wake.notify_one();
         }
         g.batch
@@ -311,6 +314,9 @@ impl Store {
                 drop(device);
                 shared.wake.notify_one();
             }
+        }
+        if *shared.written.borrow() >= batch {
+            return;
         }
         let mut rx = shared.written.subscribe();
         let _ = rx.wait_for(|w| *w >= batch).await;
@@ -757,7 +763,8 @@ fn writer_loop(shared: Arc<Shared>) {
     let mut retry_at: Option<Instant> = None;
     loop {
         let mut g = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut woken = false;
+        // With inline writes: the batch that was pending at the last look.
+        let mut pending_seen: Option<u64> = None;
         // Wait for something to do.
         loop {
             let now = Instant::now();
@@ -772,9 +779,13 @@ fn writer_loop(shared: Arc<Shared>) {
                 g.len += len;
             }
             let can_write = retry_at.is_none_or(|t| now >= t);
-            if g.closing || (!g.buf.is_empty() && can_write) {
+            let pending = !g.buf.is_empty() && can_write;
+            // Inline: only what no caller wrote for a LINGER.
+            let stale = !shared.inline || pending_seen == Some(g.batch);
+            if g.closing || (pending && stale) {
                 break;
             }
+            pending_seen = pending.then_some(g.batch);
             if g.unsynced && now >= last_sync + opts.sync_interval {
                 break;
             }
@@ -784,6 +795,9 @@ fn writer_loop(shared: Arc<Shared>) {
             }
             if let Some(t) = retry_at {
                 until = until.min(t);
+            }
+            if pending {
+                until = until.min(now + LINGER);
             }
             let wait = until
                 .saturating_duration_since(now)
@@ -795,16 +809,9 @@ fn writer_loop(shared: Arc<Shared>) {
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
             g.writer_waiting = false;
-            woken = true;
         }
         let closing = g.closing;
-        let linger = shared.inline && woken && !closing && retry_at.is_none() && !g.buf.is_empty();
         drop(g);
-        if linger {
-            // Let what follows join this batch, or a caller awaiting
-            // durability write it.
-            std::thread::sleep(LINGER);
-        }
         let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
         if retry_at.is_none_or(|t| Instant::now() >= t) {
             match write_pending(&shared, device.as_mut()) {
@@ -887,7 +894,8 @@ fn maybe_compact(shared: &Shared, device: &mut dyn LogDevice) -> std::io::Result
     locs.sort_by_key(|l| l.offset);
     let mut out = Vec::with_capacity(g.index.live as usize + 64);
     out.extend_from_slice(MAGIC);
-    let mut moved: HashMap<u64, u64> = HashMap::with_capacity(locs.len());
+    let mut moved: HashMap<u64, u64> =
+        HashMap::with_capacity_and_hasher(locs.len(), Default::default());
     for loc in &locs {
         moved.insert(loc.offset, out.len() as u64);
         let (a, b) = (loc.offset as usize, loc.offset as usize + loc.len as usize);

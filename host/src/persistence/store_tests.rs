@@ -362,3 +362,33 @@ async fn qos2_receive_state_survives_and_compaction_keeps_its_recipients() {
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn records_nobody_awaits_reach_the_log_without_another_write() {
+    // The writer thread is not woken for them: it must still take them once
+    // no caller's write has carried them for a while.
+    let dir = temp_dir("unawaited");
+    let (store, _) = open(&dir, opts());
+    settle(&store).await;
+    let log = dir.join(super::store::LOG_FILE);
+    let before = std::fs::metadata(&log).expect("the log exists").len();
+    store.session_put("lonely", meta("lonely"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&log).expect("the log exists").len() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a record nobody awaited was not written within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // What the file holds now (the store still open, as in a crash) comes back.
+    let copy = temp_dir("unawaited-copy");
+    std::fs::create_dir_all(&copy).expect("the copy's dir");
+    std::fs::copy(&log, copy.join(super::store::LOG_FILE)).expect("the log copies");
+    let (_again, recovered) = open(&copy, opts());
+    assert!(
+        recovered.sessions.iter().any(|s| s.client_id == "lonely"),
+        "the session record is in the log"
+    );
+    drop(store);
+}
