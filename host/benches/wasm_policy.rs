@@ -66,6 +66,7 @@ fn connect() -> ConnectRequest {
         clean_start: true,
         tenant: None,
         client_cert: None,
+        user_properties: Vec::new(),
     }
 }
 
@@ -198,6 +199,7 @@ async fn measure(label: &'static str, file: &str, publish: bool) -> Row {
                     payload: b"hello world".to_vec(),
                     qos: QoS::AtLeastOnce,
                     retain: false,
+                    properties: Default::default(),
                 },
             );
             let t = Instant::now();

@@ -53,6 +53,7 @@ pub fn connect_request(c: &RmqttConnectInfo, tenant: TenantOf) -> ConnectRequest
         clean_start: c.clean_start(),
         tenant: tenant.map(str::to_string),
         client_cert: c.cert().and_then(client_cert),
+        user_properties: Vec::new(),
     }
 }
 
@@ -105,6 +106,7 @@ pub fn message(p: &Publish) -> MessageInfo {
         topic: p.topic.to_string(),
         payload: p.payload.to_vec(),
         create_time: p.create_time.unwrap_or_else(now_millis),
+        properties: Default::default(),
     }
 }
 

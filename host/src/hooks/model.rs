@@ -58,6 +58,23 @@ pub struct ConnectRequest {
     /// The client certificate verified at the TLS handshake (mTLS listeners
     /// with `tlsClientCa`); `None` without one.
     pub client_cert: Option<ClientCert>,
+    /// The CONNECT's user properties (MQTT 5; empty before), in order.
+    pub user_properties: Vec<(String, String)>,
+}
+
+/// The MQTT 5 properties of an application message that hooks see (all
+/// empty for a message published with MQTT 3.x).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageProperties {
+    /// In order; a name may repeat.
+    pub user_properties: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub response_topic: Option<String>,
+    pub correlation_data: Option<Vec<u8>>,
+    /// 0: unspecified bytes, 1: UTF-8 text.
+    pub payload_format_indicator: Option<u8>,
+    /// Seconds.
+    pub message_expiry_interval: Option<u32>,
 }
 
 /// A verified client certificate, as authentication sees it.
@@ -118,6 +135,7 @@ pub struct Message {
     pub payload: Vec<u8>,
     pub qos: QoS,
     pub retain: bool,
+    pub properties: MessageProperties,
 }
 
 /// The answer of a publish ACL hook, with optional mutations.
@@ -130,6 +148,8 @@ pub struct PublishDecision {
     pub payload: Option<Vec<u8>>,
     pub qos: Option<i64>,
     pub reason: Option<String>,
+    /// Replaces the message's user properties (`Some(vec![])` removes them).
+    pub user_properties: Option<Vec<(String, String)>>,
 }
 
 /// Where a message came from.
@@ -183,6 +203,7 @@ pub struct MessageInfo {
     pub payload: Vec<u8>,
     /// Milliseconds since the Unix epoch.
     pub create_time: i64,
+    pub properties: MessageProperties,
 }
 
 /// A broker notification: one case per notification hook.

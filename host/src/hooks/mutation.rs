@@ -147,6 +147,7 @@ mod tests {
             payload: Some(b"x".to_vec()),
             qos: Some(7),
             reason: None,
+            user_properties: None,
         };
         let r = publish_rewrite(d, "test", DEFAULT, &warn);
         assert_eq!(

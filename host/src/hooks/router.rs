@@ -294,6 +294,7 @@ impl HookRouter {
             payload: p.payload.to_vec(),
             qos: convert::qos(p.qos),
             retain: p.retain,
+            properties: Default::default(),
         };
         let result = self
             .decide(

@@ -48,6 +48,7 @@ impl Rules {
                 clean_start: c.clean_start,
                 tenant: None,
                 client_cert: None,
+                user_properties: Vec::new(),
             };
             match tokio::time::timeout(self.timeout, resolver.resolve_tenant(req)).await {
                 Ok(Ok(Some(t))) if is_valid_tenant_id(&t) => return Ok(t),

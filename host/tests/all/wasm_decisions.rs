@@ -116,6 +116,7 @@ fn an_event() -> Event {
             topic: "alice/x".into(),
             payload: b"p".to_vec(),
             create_time: 1_700_000_000_000,
+            properties: Default::default(),
         },
     }
 }

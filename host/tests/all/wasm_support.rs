@@ -53,6 +53,7 @@ pub fn connect(username: Option<&str>, password: Option<&str>) -> ConnectRequest
         clean_start: true,
         tenant: None,
         client_cert: None,
+        user_properties: Vec::new(),
     }
 }
 
@@ -79,5 +80,6 @@ pub fn msg(topic: &str, payload: &str, qos: QoS) -> Message {
         payload: payload.as_bytes().to_vec(),
         qos,
         retain: false,
+        properties: Default::default(),
     }
 }

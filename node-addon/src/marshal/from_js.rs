@@ -60,6 +60,7 @@ pub fn publish_decision(cx: &mut Cx, v: Handle<JsValue>) -> Result<PublishDecisi
             payload,
             qos: qos(cx, obj)?,
             reason: text(cx, obj, "reason")?,
+            user_properties: None,
         })
     })
 }

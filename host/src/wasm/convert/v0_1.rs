@@ -103,6 +103,7 @@ impl From<wit::PublishDecision> for model::PublishDecision {
             payload: d.payload,
             qos: d.qos.map(qos_level),
             reason: d.reason,
+            user_properties: None,
         }
     }
 }
