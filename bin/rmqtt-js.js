@@ -7,7 +7,8 @@
 //   rmqtt-js policy-types -o <dir> [--world <world>]
 //
 // A policy is compiled into a WebAssembly component with `jco componentize`
-// against the package's own WIT (wit/rmqtt-hooks-0.1.0). jco
+// against the package's own WIT (wit/rmqtt-hooks-0.2.0 by default; `--wit 0.1.0`
+// for the older contract, or `--wit <dir>` for a folder of your own). jco
 // (@bytecodealliance/jco 1.35 with @bytecodealliance/componentize-js 0.23)
 // is looked up in the current project first, then next to this package.
 
@@ -19,7 +20,23 @@ const { createRequire } = require('node:module');
 const { pathToFileURL } = require('node:url');
 
 const PKG_ROOT = path.resolve(__dirname, '..');
-const WIT_DIR = path.join(PKG_ROOT, 'wit', 'rmqtt-hooks-0.1.0');
+const WIT_VERSIONS = ['0.2.0', '0.1.0'];
+const WIT_DIR = witDirOf(WIT_VERSIONS[0]);
+
+/** The package's own WIT folder of `version`. */
+function witDirOf(version) {
+  return path.join(PKG_ROOT, 'wit', `rmqtt-hooks-${version}`);
+}
+
+/** `--wit`: a contract version the package ships (`0.1.0`) or a WIT folder. */
+function resolveWit(value) {
+  if (!value) return WIT_DIR;
+  if (/^\d+\.\d+\.\d+$/.test(value)) {
+    if (!WIT_VERSIONS.includes(value)) fail(`--wit ${value}: this package ships rmqtt:hooks ${WIT_VERSIONS.join(' and ')}`);
+    return witDirOf(value);
+  }
+  return path.resolve(value);
+}
 const DEFAULT_WORLD = 'policy';
 const DEFAULT_ENGINE = 'quickjs';
 const SOURCE_EXTS = ['.js', '.mjs', '.ts', '.mts'];
@@ -49,9 +66,10 @@ const USAGE = `Usage:
       --debug                            keep WASI stdio: uncaught exceptions and console output
                                          reach the broker log (bigger WASI surface)
       --no-check                         do not type-check a .ts source
-      --wit <dir>                        WIT package to build against (default: the package's own)
+      --wit <version|dir>                contract to build against: ${WIT_VERSIONS.join(' or ')} (default: ${WIT_VERSIONS[0]}),
+                                         or a WIT folder of your own (its deps/ may hold rmqtt:hooks)
       -q, --quiet                        print nothing on success
-  rmqtt-js policy-types -o <dir> [--world <world>]
+  rmqtt-js policy-types -o <dir> [--world <world>] [--wit <version|dir>]
       Write the TypeScript declarations of the policy contract (jco guest-types).
   rmqtt-js help`;
 
@@ -209,12 +227,12 @@ function typeCheck(src, typesFile, world, witDir, log) {
     allowImportingTsExtensions: true,
   };
   const pkg = /^\s*package\s+([^;]+);/m.exec(fs.readFileSync(path.join(witDir, fs.readdirSync(witDir).find((f) => f.endsWith('.wit'))), 'utf8'));
-  const [ns, ver] = pkg ? pkg[1].trim().split('@') : ['rmqtt:hooks', '0.1.0'];
+  const [ns, ver] = pkg ? pkg[1].trim().split('@') : ['rmqtt:hooks', '0.2.0'];
   const keys = worldExports(world, witDir).map((q) => camel(q.replace(/^.*\//, '').replace(/@.*$/, '')));
   const checkFile = path.join(path.dirname(typesFile), '__rmqtt_js_contract.ts');
   fs.writeFileSync(
     checkFile,
-    `import type * as World from '${ns}/${world}@${ver}';\n` +
+    `import type * as World from '${ns}/${world}${ver ? `@${ver}` : ''}';\n` +
       `import * as Policy from ${JSON.stringify(src)};\n` +
       `export const contract: { ${keys.map((k) => `${k}: typeof World.${k}`).join('; ')} } = Policy;\n`,
   );
@@ -238,15 +256,53 @@ function inspect(jco, wasm) {
   return { imports, exports };
 }
 
-function worldExports(world, witDir) {
-  for (const f of fs.readdirSync(witDir).filter((x) => x.endsWith('.wit'))) {
-    const text = fs.readFileSync(path.join(witDir, f), 'utf8');
-    const pkg = /^\s*package\s+([^;]+);/m.exec(text);
-    const m = new RegExp(`^\\s*world\\s+${world}\\s*\\{([^}]*)\\}`, 'm').exec(text);
-    if (pkg && m) {
-      const [ns, ver] = pkg[1].trim().split('@');
-      return [...m[1].matchAll(/^\s*export\s+([a-z][a-z0-9-]*)\s*;/gm)].map((e) => `${ns}/${e[1]}@${ver}`);
+/** Every WIT package under `witDir` (its `deps/` included): `{ ns, ver, text, root }`. */
+function witPackages(witDir) {
+  const out = [];
+  const walk = (dir, root) => {
+    for (const name of fs.readdirSync(dir)) {
+      const p = path.join(dir, name);
+      if (fs.statSync(p).isDirectory()) {
+        walk(p, false);
+      } else if (name.endsWith('.wit')) {
+        const text = fs.readFileSync(p, 'utf8');
+        const pkg = /^\s*package\s+([^;]+);/m.exec(text);
+        if (pkg) {
+          const [ns, ver] = pkg[1].trim().split('@');
+          out.push({ ns, ver, text, root });
+        }
+      }
     }
+  };
+  walk(witDir, true);
+  return out;
+}
+
+/**
+ * The interfaces a world exports, fully qualified (`ns:pkg/iface@ver`),
+ * following `include`s into other packages (a world of your own that
+ * includes `rmqtt:hooks/auth-policy@0.2.0` and adds `export lifecycle`).
+ */
+function worldExports(world, witDir, pkgs = witPackages(witDir), seen = new Set()) {
+  // `world` is a name in the root package, or `ns:pkg/name@ver`.
+  const q = /^([^/]+)\/([^@]+)(?:@(.+))?$/.exec(world);
+  const candidates = q
+    ? pkgs.filter((p) => p.ns === q[1] && (q[3] === undefined || p.ver === q[3]))
+    : pkgs.filter((p) => p.root);
+  const name = q ? q[2] : world;
+  for (const p of candidates) {
+    const m = new RegExp(`^\\s*world\\s+${name}\\s*\\{([^}]*)\\}`, 'm').exec(p.text);
+    if (!m) continue;
+    const key = `${p.ns}/${name}@${p.ver}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    const qualify = (iface) => (iface.includes(':') ? iface : `${p.ns}/${iface}${p.ver ? `@${p.ver}` : ''}`);
+    const out = [];
+    for (const e of m[1].matchAll(/^\s*(export|include)\s+([^;:\s]+(?::[^;\s]+)?)\s*;/gm)) {
+      if (e[1] === 'export') out.push(qualify(e[2]));
+      else out.push(...worldExports(e[2].includes(':') ? e[2] : qualify(e[2]), witDir, pkgs, seen));
+    }
+    return out;
   }
   return [];
 }
@@ -323,7 +379,7 @@ async function buildPolicy(argv) {
   const engine = ENGINE_ALIASES[engineArg] || engineArg;
   if (!ENGINES[engine]) fail(`unknown engine "${o['--engine']}": use quickjs (default) or starlingmonkey`);
 
-  const witDir = path.resolve(o['--wit'] || WIT_DIR);
+  const witDir = resolveWit(o['--wit']);
   checkWitDir(witDir);
   const world = o['--world'] || DEFAULT_WORLD;
   checkWorld(world, witDir);
@@ -387,7 +443,7 @@ function policyTypes(argv) {
   if (o['--help']) return void console.log(USAGE);
   if (o._.length) fail(`policy-types: unexpected argument ${o._[0]}`);
   if (!o['--out']) fail('policy-types: missing -o <dir>');
-  const witDir = path.resolve(o['--wit'] || WIT_DIR);
+  const witDir = resolveWit(o['--wit']);
   checkWitDir(witDir);
   const world = o['--world'] || DEFAULT_WORLD;
   checkWorld(world, witDir);

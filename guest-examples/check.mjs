@@ -6,7 +6,9 @@
 //
 // * rust-acl, ts-acl.quickjs and ts-acl.starlingmonkey must give the SAME
 //   decision for every case of the table below (and the expected one);
-// * js-auth.{quickjs,starlingmonkey} follow the authentication rules.
+// * js-auth.{quickjs,starlingmonkey} follow the authentication rules;
+// * the rmqtt:hooks@0.2.0 guests (rust-policy-v2, ts-jwt-auth, ts-user-table,
+//   js-throw-probe) against a fake host/data/crypto: see check-lib/v2.mjs.
 // The hostile guests need the broker's limits: the host tests cover them.
 
 import { spawnSync } from 'node:child_process';
@@ -15,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
+
+import { checkV2 } from './check-lib/v2.mjs';
 
 // QuickJS components use extended-const, behind a flag before Node 22.
 if (!process.execArgv.includes('--experimental-wasm-extended-const') && Number(process.versions.node.split('.')[0]) < 22) {
@@ -38,18 +42,28 @@ fs.writeFileSync(
     'export function nowMillis() { return BigInt(Date.now()); }\n',
 );
 
-async function load(name) {
+// 0.1.0 guests import host.mjs above; 0.2.0 guests every interface of check-lib/fake-host-v2.mjs.
+const FAKE_V2 = pathToFileURL(path.join(HERE, 'check-lib', 'fake-host-v2.mjs')).href;
+const MAPS = ['rmqtt:hooks/host@0.1.0=../host.mjs', `rmqtt:hooks/*@0.2.0=${FAKE_V2}`];
+
+/** Transpiles dist/<name>.wasm; returns a function giving a fresh instance per call. */
+function transpile(name) {
   const wasm = path.join(DIST, `${name}.wasm`);
   if (!fs.existsSync(wasm)) throw new Error(`${wasm} is missing: run node scripts/build-guests.mjs`);
   const out = path.join(tmp, name);
-  const r = spawnSync(
-    process.execPath,
-    [JCO, 'transpile', wasm, '-o', out, '--quiet', '--name', 'guest', '--map', 'rmqtt:hooks/host@0.1.0=../host.mjs'],
-    { encoding: 'utf8' },
-  );
+  const r = spawnSync(process.execPath, [JCO, 'transpile', wasm, '-o', out, '--quiet', '--name', 'guest', '--map', ...MAPS], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`jco transpile ${name}: ${r.stdout}${r.stderr}`);
   fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
-  return import(pathToFileURL(path.join(out, 'guest.js')).href);
+  const url = pathToFileURL(path.join(out, 'guest.js')).href;
+  let n = 0;
+  // A new URL is a new module: a new instance of the component.
+  return () => import(`${url}?instance=${n++}`);
+}
+
+async function load(name) {
+  return transpile(name)();
 }
 
 const enc = (s) => new TextEncoder().encode(s);
@@ -125,6 +139,7 @@ try {
       assert.ok(logs.some((l) => l.startsWith('info: js-auth: allow')), 'logs through the host');
     });
   }
+  await checkV2(async (name) => transpile(name), check);
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -3,10 +3,11 @@
 //
 //   Rust (cargo, wit-bindgen, wasm32-wasip2):
 //     rust-acl.wasm, hostile-{loop,membomb,trap,escape,bad-mutation}.wasm, tenant-resolver.wasm,
-//     event-echo.wasm
-//   JS / TS (through `bin/rmqtt-js.js build-policy`, i.e. jco componentize):
-//     js-auth.quickjs.wasm, js-auth.starlingmonkey.wasm,
-//     ts-acl.quickjs.wasm, ts-acl.starlingmonkey.wasm
+//     event-echo.wasm (rmqtt:hooks@0.1.0); rust-policy-v2.wasm (0.2.0)
+//   JS / TS (through `bin/rmqtt-js.js build-policy`, i.e. jco componentize), each as
+//   <name>.quickjs.wasm and <name>.starlingmonkey.wasm:
+//     js-auth, ts-acl (0.1.0); ts-jwt-auth, ts-user-table, js-throw-probe (0.2.0)
+//   TS declarations (`rmqtt-js policy-types`) into <example>/generated/ for editors and tsc.
 //
 // An output newer than all of its sources is skipped. Options:
 //   --force          rebuild everything
@@ -23,32 +24,49 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GUESTS = path.join(ROOT, 'guest-examples');
 const DIST = path.join(GUESTS, 'dist');
-const WIT = path.join(ROOT, 'wit', 'rmqtt-hooks-0.1.0');
+const WIT_V1 = path.join(ROOT, 'wit', 'rmqtt-hooks-0.1.0');
+const WIT_V2 = path.join(ROOT, 'wit', 'rmqtt-hooks-0.2.0');
 const CLI = path.join(ROOT, 'bin', 'rmqtt-js.js');
 const TARGET = 'wasm32-wasip2';
 const CARGO_TARGET_DIR = path.join(GUESTS, 'target');
 
 const RUST_WORKSPACE_FILES = ['Cargo.toml', 'Cargo.lock', '.cargo/config.toml'].map((f) => path.join(GUESTS, f));
 
-// name -> crate folder (relative to guest-examples/)
+// name -> crate folder (relative to guest-examples/), WIT package its bindings read
+// (the crate's `generate!` names the path itself; this is for the up-to-date check)
 const RUST = {
-  'rust-acl': 'rust-acl',
-  'hostile-loop': 'hostile/loop',
-  'hostile-membomb': 'hostile/membomb',
-  'hostile-trap': 'hostile/trap',
-  'hostile-escape': 'hostile/escape',
-  'hostile-bad-mutation': 'hostile/bad-mutation',
-  'tenant-resolver': 'tenant-resolver',
-  'event-echo': 'event-echo',
+  'rust-acl': { dir: 'rust-acl', wit: WIT_V1 },
+  'hostile-loop': { dir: 'hostile/loop', wit: WIT_V1 },
+  'hostile-membomb': { dir: 'hostile/membomb', wit: WIT_V1 },
+  'hostile-trap': { dir: 'hostile/trap', wit: WIT_V1 },
+  'hostile-escape': { dir: 'hostile/escape', wit: WIT_V1 },
+  'hostile-bad-mutation': { dir: 'hostile/bad-mutation', wit: WIT_V1 },
+  'tenant-resolver': { dir: 'tenant-resolver', wit: WIT_V1 },
+  'event-echo': { dir: 'event-echo', wit: WIT_V1 },
+  'rust-policy-v2': { dir: 'rust-policy-v2', wit: WIT_V2 },
 };
 
-// name -> source, world, engine
-const JS = {
-  'js-auth.quickjs': { src: 'js-auth/auth.js', world: 'auth-policy', engine: 'quickjs' },
-  'js-auth.starlingmonkey': { src: 'js-auth/auth.js', world: 'auth-policy', engine: 'starlingmonkey' },
-  'ts-acl.quickjs': { src: 'ts-acl/acl.ts', world: 'policy', engine: 'quickjs' },
-  'ts-acl.starlingmonkey': { src: 'ts-acl/acl.ts', world: 'policy', engine: 'starlingmonkey' },
+// JS / TS policies: source, world, WIT package, and extra source folders (local
+// imports, bundled in) for the up-to-date check. Each is built with both engines.
+const JS_SOURCES = {
+  'js-auth': { src: 'js-auth/auth.js', world: 'auth-policy', wit: WIT_V1 },
+  'ts-acl': { src: 'ts-acl/acl.ts', world: 'policy', wit: WIT_V1 },
+  'ts-jwt-auth': { src: 'ts-jwt-auth/jwt-auth.ts', world: 'acl-policy', wit: WIT_V2, extra: ['ts-lib'] },
+  'ts-user-table': { src: 'ts-user-table/user-table.ts', world: 'acl-policy', wit: WIT_V2, extra: ['ts-lib'] },
+  'js-throw-probe': { src: 'js-throw-probe/probe.js', world: 'auth-policy', wit: WIT_V2 },
 };
+const ENGINES = ['quickjs', 'starlingmonkey'];
+
+// output name (`ts-acl.quickjs`) -> { src, world, wit, extra, engine }
+const JS = Object.fromEntries(
+  Object.entries(JS_SOURCES).flatMap(([name, spec]) => ENGINES.map((engine) => [`${name}.${engine}`, { ...spec, engine }])),
+);
+
+// TS examples whose declarations are generated into <folder>/generated/<world>.d.ts
+// (their tsconfig.json names that file), regenerated when the WIT or the CLI changes.
+const TYPES = Object.entries(JS_SOURCES)
+  .filter(([, spec]) => spec.src.endsWith('.ts'))
+  .map(([name, spec]) => ({ name, dir: path.join(GUESTS, path.dirname(spec.src), 'generated'), world: spec.world, wit: spec.wit }));
 
 class BuildError extends Error {}
 
@@ -136,7 +154,8 @@ function ensureRustToolchain(log) {
 
 function buildRust(names, opts, report) {
   const stale = names.filter(
-    (n) => opts.force || !upToDate(path.join(DIST, `${n}.wasm`), [...RUST_WORKSPACE_FILES, path.join(GUESTS, RUST[n]), WIT]),
+    (n) =>
+      opts.force || !upToDate(path.join(DIST, `${n}.wasm`), [...RUST_WORKSPACE_FILES, path.join(GUESTS, RUST[n].dir), RUST[n].wit]),
   );
   for (const n of names) if (!stale.includes(n)) report(`${n}.wasm`, 'up to date');
   if (stale.length === 0) return;
@@ -167,12 +186,13 @@ function buildRust(names, opts, report) {
 function buildJs(name, spec, opts, report) {
   const src = path.join(GUESTS, spec.src);
   const out = path.join(DIST, `${name}.wasm`);
-  if (!opts.force && upToDate(out, [path.dirname(src), WIT, CLI])) {
+  const extra = (spec.extra || []).map((d) => path.join(GUESTS, d));
+  if (!opts.force && upToDate(out, [path.dirname(src), ...extra, spec.wit, CLI])) {
     report(`${name}.wasm`, 'up to date');
     return;
   }
   const t0 = Date.now();
-  const args = [CLI, 'build-policy', src, '-o', out, '--engine', spec.engine, '--world', spec.world, '--quiet'];
+  const args = [CLI, 'build-policy', src, '-o', out, '--engine', spec.engine, '--world', spec.world, '--wit', spec.wit, '--quiet'];
   const r = run(process.execPath, args, { cwd: ROOT });
   if (!r.ok) {
     throw new BuildError(`building ${name}.wasm failed:\n  node ${path.relative(ROOT, CLI)} ${args.slice(1).join(' ')}\n${r.out.trim()}`);
@@ -212,12 +232,12 @@ function main() {
           '(devDependencies @bytecodealliance/jco 1.35.0 and @bytecodealliance/componentize-js 0.23.0)',
       );
     } else {
-      // Editor / tsc types of ts-acl, through the CLI's policy-types command.
-      if (js.some(([n]) => n.startsWith('ts-acl'))) {
-        const gen = path.join(GUESTS, 'ts-acl', 'generated');
-        if (opts.force || !upToDate(path.join(gen, 'policy.d.ts'), [WIT, CLI])) {
-          const r = run(process.execPath, [CLI, 'policy-types', '-o', gen, '--quiet'], { cwd: ROOT });
-          if (!r.ok) failures.push(`rmqtt-js policy-types failed:\n${r.out.trim()}`);
+      // Editor / tsc types of the TS examples, through the CLI's policy-types command.
+      for (const t of TYPES.filter((t) => js.some(([n]) => n.startsWith(`${t.name}.`)))) {
+        if (opts.force || !upToDate(path.join(t.dir, `${t.world}.d.ts`), [t.wit, CLI])) {
+          const args = [CLI, 'policy-types', '-o', t.dir, '--world', t.world, '--wit', t.wit, '--quiet'];
+          const r = run(process.execPath, args, { cwd: ROOT });
+          if (!r.ok) failures.push(`rmqtt-js policy-types (${t.name}) failed:\n${r.out.trim()}`);
         }
       }
       for (const [name, spec] of js) {

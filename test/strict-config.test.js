@@ -159,7 +159,7 @@ test("addTenant and tenant.setHooks refuse an unknown option; the tenant is not 
   const server = newServer(t);
   await assert.rejects(
     server.addTenant("acme", { limits: { maxConnections: 5 } }),
-    failure("ERR_INVALID_OPTIONS", 'addTenant(id, options): unknown option "limits" (known options: hooks)'),
+    failure("ERR_INVALID_OPTIONS", 'addTenant(id, options): unknown option "limits" (known options: hooks, maxDataBytes)'),
   );
   assert.throws(() => server.tenant("acme"), { code: "ERR_TENANT_UNKNOWN" });
   await assert.rejects(

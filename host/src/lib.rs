@@ -17,6 +17,10 @@
 
 pub mod broker;
 pub mod config;
+/// Host-side JWT, password-hash and digest functions for wasm policies.
+pub mod crypto;
+/// The key-value data of each broker context that policies and hooks read.
+pub mod data;
 pub mod error;
 pub mod hooks;
 pub mod logging;

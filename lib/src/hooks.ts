@@ -30,6 +30,10 @@ import type {
  * awaited; a throw or rejection is logged as a WARN.
  */
 export interface HookCallbacks {
+  /**
+   * Decides on a CONNECT. `auth.properties.userProperties` holds the
+   * CONNECT's MQTT 5 user properties (`[]` for MQTT 3.x).
+   */
   onClientAuthenticate?: (
     auth: AuthenticationRequest,
   ) => AuthenticationResult | Promise<AuthenticationResult>;
@@ -37,15 +41,24 @@ export interface HookCallbacks {
     session: SessionInfo | null,
     sub: SubscriptionInfo,
   ) => SubscribeAuthorizeResult | Promise<SubscribeAuthorizeResult>;
+  /**
+   * Decides on a client's PUBLISH, once per publish. `packet.properties`
+   * holds its MQTT 5 properties; the answer may rewrite the topic, payload,
+   * QoS and user properties (`userProperties`; `[]` removes them).
+   */
   onClientPublishAuthorize?: (
     session: SessionInfo | null,
     packet: MqttMessage,
   ) => PublishAuthorizeResult | Promise<PublishAuthorizeResult>;
+  /** A message entered the broker (after the publish ACL, with its rewrite); `msg.properties` carries its MQTT 5 properties. */
   onMessagePublish?: (session: SessionInfo | null, from: MessageFrom, msg: MessageInfo) => void;
   onClientSubscribe?: (session: SessionInfo | null, sub: SubscriptionInfo) => void;
   onClientUnsubscribe?: (session: SessionInfo | null, unsub: UnsubscriptionInfo) => void;
+  /** A message went to `session`; `message.properties` carries its MQTT 5 properties. */
   onMessageDelivered?: (session: SessionInfo | null, from: MessageFrom, message: MessageInfo) => void;
+  /** `session` acknowledged a QoS 1/2 message; `message.properties` carries its MQTT 5 properties. */
   onMessageAcked?: (session: SessionInfo | null, from: MessageFrom, message: MessageInfo) => void;
+  /** A message was dropped (denied, no subscriber, queue full, …); `message.properties` carries its MQTT 5 properties. */
   onMessageDropped?: (
     session: SessionInfo | null,
     from: MessageFrom | null,
@@ -53,6 +66,7 @@ export interface HookCallbacks {
     info?: { reason?: string },
   ) => void;
   onClientConnect?: (info: ConnectInfo) => void;
+  /** A CONNACK was sent; `info.connAck` is its reason (a `ConnackReason`). */
   onClientConnack?: (info: ConnackInfo) => void;
   onClientConnected?: (session: SessionInfo) => void;
   onClientDisconnected?: (session: SessionInfo, info?: { reason?: string }) => void;

@@ -11,6 +11,7 @@ export default MqttServer;
 export { QoS } from "./types";
 export { RmqttError } from "./errors";
 export { WasmPolicy } from "./policy";
+export type { PolicyData, PolicyDataEntries, PolicyDataValue } from "./data";
 export type { PolicyCacheSource, PolicyLoadInfo, WasmPolicyOptions } from "./policy";
 export type { HookBackendKind, HookStatsEntry, ServerStats } from "./stats";
 export { Tenant } from "./tenants";

@@ -21,6 +21,18 @@ export interface PolicyHandle {
   readonly __brand: "rmqtt-js.Policy";
 }
 
+/** An opaque native handle on one context's data (a `JsBox` of the Rust `DataHandle`). */
+export interface DataHandle {
+  readonly __brand: "rmqtt-js.Data";
+}
+
+/** What `dataInfo` returns: size and bytes of one version, and the cap. */
+export interface NativeDataInfo {
+  size: number;
+  bytes: number;
+  maxBytes: number;
+}
+
 /** One hook × backend row of `serverStats`. */
 export interface NativeStatsRow {
   hook: string;
@@ -88,6 +100,29 @@ export interface NativeAddon {
   serverTenantStats(server: ServerHandle): NativeTenantStats[];
   /** Throws `ERR_POLICY_CLOSED` / `ERR_POLICY_MISSING_EXPORT` for a policy that cannot resolve tenants. */
   serverSetTenantResolver(server: ServerHandle, resolver: NativeTenantResolver | PolicyHandle | null): void;
+  /** The default context's data (`server.data`). */
+  serverData(server: ServerHandle): DataHandle;
+  /** A tenant's data (`tenant.data`); throws `ERR_TENANT_UNKNOWN`. */
+  serverTenantData(server: ServerHandle, id: string): DataHandle;
+  /** A copy of the value, or `undefined`. */
+  dataGet(data: DataHandle, key: string): Buffer | undefined;
+  dataHas(data: DataHandle, key: string): boolean;
+  /** Throws `ERR_DATA_KEY`, or `ERR_DATA_TOO_LARGE` with numeric `limit` and `wouldBe`; nothing changes then. */
+  dataSet(data: DataHandle, key: string, value: Uint8Array): void;
+  /** Whether the key was set. */
+  dataDelete(data: DataHandle, key: string): boolean;
+  /**
+   * Swaps the whole data at once for packed entries: entry `i` is the key of
+   * the next `lengths[3i]` UTF-16 units of `keys`, and the value of the next
+   * `lengths[3i+1]` units of `texts` (stored as UTF-8) when `lengths[3i+2]`
+   * is 1, else of the next `lengths[3i+1]` bytes of `blobs`. Throws as
+   * `dataSet` (`ERR_DATA_KEY` also for a key with a lone surrogate).
+   */
+  dataReplace(data: DataHandle, keys: string, texts: string, blobs: Uint8Array, lengths: Float64Array): void;
+  dataClear(data: DataHandle): void;
+  dataInfo(data: DataHandle): NativeDataInfo;
+  /** Throws `ERR_DATA_TOO_LARGE` (with `limit` and `wouldBe`) when the data holds more than `max`. */
+  dataSetMaxBytes(data: DataHandle, max: number): void;
 }
 
 const EXPORTS: Record<keyof NativeAddon, true> = {
@@ -105,6 +140,16 @@ const EXPORTS: Record<keyof NativeAddon, true> = {
   serverTenantSetHooks: true,
   serverTenantStats: true,
   serverSetTenantResolver: true,
+  serverData: true,
+  serverTenantData: true,
+  dataGet: true,
+  dataHas: true,
+  dataSet: true,
+  dataDelete: true,
+  dataReplace: true,
+  dataClear: true,
+  dataInfo: true,
+  dataSetMaxBytes: true,
 };
 
 /** Where `scripts/build.mjs` puts the binary. */

@@ -1,6 +1,6 @@
 /**
  * `WasmPolicy`: a hook policy compiled to a WebAssembly component
- * (`rmqtt:hooks@0.1.0`) and run in a sandbox by the broker's own threads, off
+ * (`rmqtt:hooks@0.2.0`, or the older 0.1.0) and run in a sandbox by the broker's own threads, off
  * the Node event loop. Bind it to hooks with `server.setHooks`, next to JS
  * callbacks.
  */
@@ -20,6 +20,12 @@ export interface WasmPolicyOptions {
   maxMemoryBytes?: number;
   /** Cap on live instances, i.e. calls of this policy running at once. Default 16. */
   maxInstances?: number;
+  /**
+   * What the policy reads with `host.config()` (`rmqtt:hooks@0.2.0`): a string, or a
+   * JSON-serializable object (given to the policy as its JSON text). At most 1 MiB.
+   * Typical content: a JWT key, a user table's location, feature switches. Default: none.
+   */
+  config?: string | Record<string, unknown>;
 }
 
 /** Where the compiled code of a loaded policy came from. */
@@ -52,6 +58,7 @@ const OPTION_KEYS = Object.keys({
   timeoutMs: true,
   maxMemoryBytes: true,
   maxInstances: true,
+  config: true,
 } satisfies Record<keyof WasmPolicyOptions, true>);
 
 /** Lets only `WasmPolicy.load` construct instances. */
@@ -102,15 +109,17 @@ export class WasmPolicy {
    * the first time; later loads of the same bytes hit the cache).
    * @throws RmqttError `ERR_POLICY_IO`, `ERR_POLICY_INVALID`, `ERR_POLICY_WIT_VERSION`,
    *   `ERR_POLICY_NO_EXPORTS`, `ERR_POLICY_UNSATISFIED_IMPORT`, `ERR_POLICY_COMPILE`,
-   *   `ERR_POLICY_INSTANTIATE`, `ERR_POLICY_OPTIONS`
+   *   `ERR_POLICY_INSTANTIATE`, `ERR_POLICY_OPTIONS`, `ERR_POLICY_INIT` (the policy's
+   *   `lifecycle.init` returned an error: its message is in the error's)
    */
   static async load(source: string | Uint8Array, options: WasmPolicyOptions = {}): Promise<WasmPolicy> {
     if (typeof source !== "string" && !(source instanceof Uint8Array)) {
       throw new RmqttError("ERR_POLICY_OPTIONS", "WasmPolicy.load(source): source must be a file path or a Uint8Array");
     }
     checkOptions(options);
+    const config = options.config === undefined || typeof options.config === "string" ? options.config : JSON.stringify(options.config);
     try {
-      const loaded = (await native.policyLoad(source, { ...options })) as NativeLoaded;
+      const loaded = (await native.policyLoad(source, { ...options, config })) as NativeLoaded;
       return new WasmPolicy(TOKEN, loaded);
     } catch (e) {
       throw toRmqttError(e);
@@ -164,6 +173,20 @@ function checkOptions(options: unknown): void {
   checkKeys(options, OPTION_KEYS, "ERR_POLICY_OPTIONS", "WasmPolicy.load(source, options)");
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) {
+      continue;
+    }
+    if (key === "config") {
+      if (typeof value === "string") {
+        continue;
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new RmqttError("ERR_POLICY_OPTIONS", "WasmPolicy option `config` must be a string or a plain object (given to the policy as JSON)");
+      }
+      try {
+        JSON.stringify(value);
+      } catch (e) {
+        throw new RmqttError("ERR_POLICY_OPTIONS", `WasmPolicy option \`config\` cannot be turned into JSON: ${(e as Error).message}`);
+      }
       continue;
     }
     if (key === "name") {

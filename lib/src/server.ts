@@ -5,6 +5,7 @@
  */
 
 import { basicConfig, configToJson, multiProtocolConfig } from "./config";
+import { newPolicyData, releasePolicyData, type PolicyData } from "./data";
 import { RmqttError, toRmqttError } from "./errors";
 import { mergeHooks, toNativeHooks, type Hooks, type SetHooksOptions } from "./hooks";
 import { attachLogger, defaultLogger, detachLogger } from "./logging";
@@ -48,6 +49,7 @@ export class MqttServer {
   /** start/stop/close run one after another, in call order. */
   #lifecycle: Promise<unknown> = Promise.resolve();
   readonly #tenants: TenantRegistry;
+  readonly #data: PolicyData;
 
   /**
    * @throws RmqttError `ERR_INVALID_OPTIONS` (not an object, an unknown key, a `logger` that is not a function)
@@ -64,6 +66,24 @@ export class MqttServer {
     this.#handle = native.serverNew();
     const handle = this.#handle;
     this.#tenants = new TenantRegistry({ handle, assertOpen: () => this.#assertOpen() });
+    this.#data = newPolicyData({
+      open: () => native.serverData(handle),
+      name: "server.data",
+      raise: "raise the cap with `server.data.maxBytes = <bytes>`",
+      assertOpen: () => this.#assertOpen(),
+    });
+  }
+
+  /**
+   * The key-value data of the default (tenant-less) context: what its
+   * `WasmPolicy`s read with `rmqtt:hooks/data.get` and what JS hooks may
+   * read, e.g. a user table (`server.data.set("user:alice", hash)`). An
+   * update is visible to the next decision; no reload, no restart. Always
+   * the same object; kept across `stop()`/`start()`, emptied by `close()`.
+   * Each tenant has its own (`tenant.data`).
+   */
+  get data(): PolicyData {
+    return this.#data;
   }
 
   /**
@@ -140,8 +160,10 @@ export class MqttServer {
   }
 
   /**
-   * Stops the server for good and releases its resources; later calls to
-   * `start`, `publish` and `setHooks` fail with `ERR_CLOSED`. Idempotent.
+   * Stops the server for good and releases its resources (the data of
+   * `server.data` and every `tenant.data` included); later calls to
+   * `start`, `publish`, `setHooks` and data updates fail with `ERR_CLOSED`.
+   * Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -151,6 +173,7 @@ export class MqttServer {
     await this.#serialize(async () => {
       await this.#stopNow();
       this.#hooks = {};
+      releasePolicyData(this.#data);
       this.#tenants.clear();
     });
   }

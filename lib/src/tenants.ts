@@ -5,6 +5,7 @@
  * handles from `server.addTenant` / `server.tenant`.
  */
 
+import { checkMaxBytes, newPolicyData, releasePolicyData, type PolicyData } from "./data";
 import { RmqttError, toRmqttError } from "./errors";
 import { mergeHooks, toNativeHooks, type HookName, type Hooks, type SetHooksOptions } from "./hooks";
 import {
@@ -23,10 +24,18 @@ import type { AuthenticationRequest } from "./types";
 export interface TenantOptions {
   /** The tenant's hooks, as for `server.setHooks` (JS functions or `WasmPolicy`s). Default: none. */
   hooks?: Hooks;
+  /**
+   * The cap on `tenant.data` (keys plus values), in bytes. Default 64 MiB.
+   * Can be changed later with `tenant.data.maxBytes`.
+   */
+  maxDataBytes?: number;
 }
 
 /** Every key of `TenantOptions`; the `Record` type keeps the list complete. */
-const TENANT_OPTION_KEYS = Object.keys({ hooks: true } satisfies Record<keyof TenantOptions, true>);
+const TENANT_OPTION_KEYS = Object.keys({
+  hooks: true,
+  maxDataBytes: true,
+} satisfies Record<keyof TenantOptions, true>);
 
 /**
  * The rule every tenant id follows, wherever it is written (`addTenant`, a
@@ -106,6 +115,7 @@ export class Tenant {
   /** The tenant id (what `user@<id>`, a listener's `tenant` and the resolver name). */
   readonly id: string;
   readonly #link: TenantLink;
+  readonly #data: PolicyData;
 
   /** Use `server.addTenant`. */
   constructor(token: symbol, link: TenantLink, id: string, hooks: Readonly<Hooks>) {
@@ -115,6 +125,22 @@ export class Tenant {
     this.id = id;
     this.#link = link;
     tenantHooks.set(this, hooks);
+    this.#data = newPolicyData({
+      open: () => native.serverTenantData(link.handle, id),
+      name: `tenant(${JSON.stringify(id)}).data`,
+      raise: "raise the cap with `tenant.data.maxBytes = <bytes>` (or `maxDataBytes` in `addTenant` options)",
+      assertOpen: () => link.assertOpen(),
+    });
+  }
+
+  /**
+   * The tenant's key-value data: what its `WasmPolicy`s read with
+   * `rmqtt:hooks/data.get` and what its JS hooks may read. Separate from
+   * `server.data` and from every other tenant's. An update is visible to the
+   * next decision. Always the same object; kept across `stop()`/`start()`.
+   */
+  get data(): PolicyData {
+    return this.#data;
   }
 
   /**
@@ -200,6 +226,10 @@ export class TenantRegistry {
       throw new RmqttError("ERR_INVALID_OPTIONS", "addTenant(id, options): options must be an object");
     }
     checkKeys(options, TENANT_OPTION_KEYS, "ERR_INVALID_OPTIONS", "addTenant(id, options)");
+    const { maxDataBytes } = options;
+    if (maxDataBytes !== undefined) {
+      checkMaxBytes(maxDataBytes, "addTenant(id, { maxDataBytes })");
+    }
     const hooks = mergeHooks({}, options.hooks ?? {});
     try {
       await native.serverAddTenant(this.#link.handle, id, toNativeHooks(hooks));
@@ -207,6 +237,10 @@ export class TenantRegistry {
       throw toRmqttError(e);
     }
     const tenant = new Tenant(TOKEN, this.#link, id, hooks);
+    if (maxDataBytes !== undefined) {
+      // The data is empty yet: this cannot be refused.
+      tenant.data.maxBytes = maxDataBytes;
+    }
     this.#tenants.set(id, tenant);
     return tenant;
   }
@@ -253,8 +287,11 @@ export class TenantRegistry {
     native.serverSetTenantResolver(this.#link.handle, toNativeResolver(this.#resolver));
   }
 
-  /** Forgets everything (after `close`). */
+  /** Forgets everything and empties every tenant's data (after `close`). */
   clear(): void {
+    for (const tenant of this.#tenants.values()) {
+      releasePolicyData(tenant.data);
+    }
     this.#tenants.clear();
     this.#resolver = null;
   }

@@ -30,6 +30,36 @@ export interface MessageFrom {
   username: string | null;
 }
 
+/**
+ * MQTT 5 user properties: `[name, value]` pairs in the order they were
+ * sent; a name may repeat. (The `mqtt` client shows them as an object
+ * `{ name: value | value[] }`, which loses the order between names.)
+ */
+export type UserProperties = Array<[name: string, value: string]>;
+
+/**
+ * The MQTT 5 properties of an application message. A message published
+ * with MQTT 3.x has none: `userProperties` is `[]` and the other fields are
+ * absent (unless a publish ACL gave it user properties).
+ */
+export interface MessageProperties {
+  userProperties: UserProperties;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  /**
+   * `1`: the publisher declared the payload UTF-8 text. Absent otherwise:
+   * the broker keeps only this flag, so an indicator of 0 ("unspecified
+   * bytes") and no indicator (which MQTT 5 defines as 0) both show as absent.
+   */
+  payloadFormatIndicator?: 1;
+  /**
+   * Seconds, as the publisher set it, in every hook (a subscriber receives
+   * what is left of it when the message goes out).
+   */
+  messageExpiryInterval?: number;
+}
+
 /** A message as the notification hooks see it. */
 export interface MessageInfo {
   dup: boolean;
@@ -39,6 +69,8 @@ export interface MessageInfo {
   payload: Buffer;
   /** Milliseconds since the Unix epoch. */
   createTime: number;
+  /** Its MQTT 5 properties (empty for an MQTT 3.x message). */
+  properties: MessageProperties;
 }
 
 export interface SubscriptionInfo {
@@ -56,6 +88,8 @@ export interface MqttMessage {
   payload: Buffer;
   qos: QoS;
   retain: boolean;
+  /** Its MQTT 5 properties (empty for an MQTT 3.x publish). */
+  properties: MessageProperties;
 }
 
 export interface SubscribeOptions {
@@ -88,12 +122,19 @@ export interface AuthenticationRequest {
   keepAlive: number;
   /** Clean session (3.x) or clean start (5.0). */
   cleanSession: boolean;
+  /** The CONNECT's MQTT 5 properties (`userProperties: []` for MQTT 3.x). */
+  properties: ConnectProperties;
   tenant?: string;
   /**
    * The client certificate verified at the TLS handshake, on a `tls`/`wss`
    * listener with `tlsClientCa`; absent when the client presented none.
    */
   clientCert?: ClientCertificate;
+}
+
+/** The MQTT 5 properties of a CONNECT that hooks see. */
+export interface ConnectProperties {
+  userProperties: UserProperties;
 }
 
 /** A client certificate that chained to the listener's `tlsClientCa`. */
@@ -131,6 +172,16 @@ export interface PublishAuthorizeResult {
   /** Rewrites the QoS (0, 1 or 2; invalid values are ignored with a WARN). */
   qos?: number;
   reason?: string;
+  /**
+   * Replaces the message's user properties; `[]` removes them. Also takes
+   * the `mqtt` client's object form `{ name: value | value[] }` (in key
+   * order). At most 64 properties and 16 KiB of names and values, no NUL
+   * character; otherwise the rewrite of the user properties is ignored with
+   * a WARN (and so is a value of another shape). Set whatever protocol the
+   * publisher spoke: MQTT 5 subscribers receive them, MQTT 3.x subscribers
+   * get the message without them.
+   */
+  userProperties?: UserProperties | Record<string, string | string[]>;
 }
 
 /** A CONNECT, as the connection notifications see it. */
@@ -140,6 +191,9 @@ export interface ConnectInfo {
   clientId: string;
   username: string | null;
   keepAlive: number;
+  /** 3 (MQTT 3.1), 4 (3.1.1) or 5, as in `AuthenticationRequest`. */
+  protocolVersion: number;
+  /** @deprecated The seed API's name of `protocolVersion` (same value). */
   protoVer: number;
   /** MQTT 3.1 / 3.1.1. */
   cleanSession?: boolean;
@@ -148,9 +202,47 @@ export interface ConnectInfo {
   tenant?: string;
 }
 
+/**
+ * The CONNACK reason of `onClientConnack`: `"Success"`, or why the client
+ * was refused. The names are MQTT's own (3.x return codes for a 3.x client,
+ * 5.0 reason codes for an MQTT 5 one), spelled as rmqtt does, except
+ * `"Success"` for both versions' acceptance and `"BadUsernameOrPassword"`
+ * for both versions' bad credentials. A refusal by `onClientAuthenticate`
+ * is `"BadUsernameOrPassword"` (answered `allow: false`) or
+ * `"NotAuthorized"` (threw, timed out, or no hook and no anonymous access).
+ */
+export type ConnackReason =
+  | "Success"
+  | "BadUsernameOrPassword"
+  | "NotAuthorized"
+  // MQTT 3.x return codes.
+  | "UnacceptableProtocolVersion"
+  | "IdentifierRejected"
+  | "ServiceUnavailable"
+  | "Reserved"
+  // MQTT 5 reason codes.
+  | "UnspecifiedError"
+  | "MalformedPacket"
+  | "ProtocolError"
+  | "ImplementationSpecificError"
+  | "UnsupportedProtocolVersion"
+  | "ClientIdentifierNotValid"
+  | "ServerUnavailable"
+  | "ServerBusy"
+  | "Banned"
+  | "BadAuthenticationMethod"
+  | "TopicNameInvalid"
+  | "PacketTooLarge"
+  | "QuotaExceeded"
+  | "PayloadFormatInvalid"
+  | "RetainNotSupported"
+  | "QosNotSupported"
+  | "UseAnotherServer"
+  | "ServerMoved"
+  | "ConnectionRateExceeded";
+
 export interface ConnackInfo extends ConnectInfo {
-  /** e.g. "Success", "BadUsernameOrPassword", "NotAuthorized". */
-  connAck: string;
+  connAck: ConnackReason;
 }
 
 /** Options of `MqttServer.createMultiProtocolConfig` (an unknown key: `ERR_INVALID_CONFIG`). */

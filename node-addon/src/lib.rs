@@ -4,6 +4,7 @@
 //! This file only registers the functions `lib/src/native.ts` loads. The
 //! bridging layer is not API: names and shapes here may change with `lib/`.
 
+mod data;
 mod errors;
 mod hook_set;
 mod js_backend;
@@ -35,6 +36,16 @@ fn main(mut cx: ModuleContext) -> NeonResult<()> {
         "serverSetTenantResolver",
         tenants::server_set_tenant_resolver,
     )?;
+    cx.export_function("serverData", data::server_data)?;
+    cx.export_function("serverTenantData", data::server_tenant_data)?;
+    cx.export_function("dataGet", data::data_get)?;
+    cx.export_function("dataHas", data::data_has)?;
+    cx.export_function("dataSet", data::data_set)?;
+    cx.export_function("dataDelete", data::data_delete)?;
+    cx.export_function("dataReplace", data::data_replace)?;
+    cx.export_function("dataClear", data::data_clear)?;
+    cx.export_function("dataInfo", data::data_info)?;
+    cx.export_function("dataSetMaxBytes", data::data_set_max_bytes)?;
     cx.export_function("setLogSink", logging::set_log_sink)?;
     Ok(())
 }

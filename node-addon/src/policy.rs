@@ -46,7 +46,7 @@ impl PolicyHandle {
 }
 
 /// `policyLoad(source: string | Uint8Array, options: { name?, timeoutMs?,
-/// maxMemoryBytes?, maxInstances? }) -> Promise<{ handle, name, hooks,
+/// maxMemoryBytes?, maxInstances?, config? }) -> Promise<{ handle, name, hooks,
 /// digest, cacheSource, loadMs, timeoutMs }>`. Rejects with an `Error` whose
 /// `code` is the `LoadError`'s (`ERR_POLICY_*`).
 pub fn policy_load(mut cx: FunctionContext) -> JsResult<JsPromise> {
@@ -116,6 +116,9 @@ fn read_options(
     }
     if let Some(n) = number(cx, options, "maxInstances")? {
         o = o.max_instances(n as usize);
+    }
+    if let Some(config) = options.get_opt::<JsString, _, _>(cx, "config")? {
+        o = o.config(config.value(cx));
     }
     Ok(o)
 }

@@ -12,6 +12,7 @@ use rmqtt::server::MqttServer;
 
 use super::listeners::{self, ListenerInfo};
 use crate::config::{Protocol, ValidConfig, ValidListener};
+use crate::data::ContextData;
 use crate::error::BrokerError;
 use crate::hooks::listener_rules::{ListenerRules, ListenerTable};
 use crate::hooks::notify::Notifier;
@@ -37,6 +38,8 @@ pub struct ContextParts {
     pub traffic: Arc<Traffic>,
     /// Tenant contexts: where the gateways leave verified client certificates.
     pub certs: Option<Arc<CertHandoff>>,
+    /// The data its hooks read (`server.data`, `tenant.data`).
+    pub data: Arc<ContextData>,
 }
 
 impl ContextParts {
@@ -47,6 +50,7 @@ impl ContextParts {
             stats: t.stats.clone(),
             traffic: t.traffic.clone(),
             certs: Some(directory.certs()),
+            data: t.data.clone(),
         }
     }
 }
@@ -98,6 +102,7 @@ pub async fn boot_server(
     tenants: &[Arc<Tenant>],
     resolver: Arc<ResolverSlot>,
 ) -> Result<BootedServer, BrokerError> {
+    let default_data = default.data.clone();
     let declared = |id: &str| tenants.iter().any(|d| d.id() == id);
     for l in &cfg.listeners {
         if let Some(t) = l.tenant.as_ref().filter(|t| !declared(t)) {
@@ -151,6 +156,7 @@ pub async fn boot_server(
             tenancy: tenancy.clone(),
             resolver,
             timeout: cfg.hook_timeout,
+            data: default_data,
         });
         for (index, l) in cfg.gateways().enumerate() {
             let info = start_gateway(index, l, rules.clone(), directory.clone()).await?;
@@ -291,7 +297,7 @@ async fn boot_context(
         allow_anonymous: l.allow_anonymous,
         max_packet_size: l.limits.max_packet_size,
     }));
-    let notifier = Notifier::spawn(parts.stats.clone());
+    let notifier = Notifier::spawn(parts.stats.clone(), parts.data.clone());
     Arc::new(
         HookRouter::new(
             parts.tenant.clone(),
@@ -301,6 +307,7 @@ async fn boot_context(
             cfg.hook_timeout,
             notifier,
             parts.stats,
+            parts.data,
         )
         .with_cert_handoff(parts.certs),
     )

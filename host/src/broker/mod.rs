@@ -50,6 +50,8 @@ struct Inner {
     traffic: Arc<Traffic>,
     tenants: RwLock<BTreeMap<String, Arc<Tenant>>>,
     resolver: Arc<ResolverSlot>,
+    /// What the default context's hooks (and the tenant resolver) read.
+    data: Arc<crate::data::ContextData>,
 }
 
 struct RunningServer {
@@ -104,6 +106,7 @@ impl Broker {
                 stats: inner.stats.clone(),
                 traffic: inner.traffic.clone(),
                 certs: None,
+                data: inner.data.clone(),
             };
             let tenants: Vec<Arc<Tenant>> = read(&inner.tenants).values().cloned().collect();
             let resolver = inner.resolver.clone();
@@ -250,6 +253,12 @@ impl Broker {
     /// Per-hook counters of the default context since this broker was created.
     pub fn stats(&self) -> &HookStats {
         &self.inner.stats
+    }
+
+    /// The key-value data the default context's hooks read (`server.data`);
+    /// the tenant resolver reads it too. Kept across restarts.
+    pub fn data(&self) -> &Arc<crate::data::ContextData> {
+        &self.inner.data
     }
 
     /// Declares a tenant with its hooks. Allowed before start and while

@@ -66,6 +66,10 @@ pub enum HookError {
     /// A wasm guest trapped (including a memory-cap breach).
     #[error("policy trapped: {0}")]
     Trapped(String),
+    /// A wasm policy answered with an error (`err` of a 0.2.0 decision; a
+    /// JS guest's thrown exception). The instance is kept.
+    #[error("policy returned an error: {0}")]
+    PolicyError(String),
     /// A wasm guest ran past its deadline (epoch interruption).
     #[error("policy exceeded its deadline")]
     DeadlineExceeded,

@@ -1,12 +1,21 @@
 //! Builds the hook model records from rmqtt's own types.
+//!
+//! MQTT 5 properties: rmqtt keeps a message's payload format indicator as a
+//! flag (`is_utf8_payload`), so an indicator of 0 and an absent one are the
+//! same message to it (and to MQTT 5, where absent means 0). Hooks see
+//! `Some(1)` for "UTF-8 text" and `None` for both others. The deny mark of
+//! the publish ACL (`publish_acl`) is never shown as a user property.
 
 use rmqtt::codec::types::QoS as CodecQoS;
+use rmqtt::codec::v5::{PublishProperties, UserProperties};
 use rmqtt::session::Session;
 use rmqtt::types::{ConnectInfo as RmqttConnectInfo, From, FromType, Id, Publish, Reason};
 
 use super::model::{
-    ClientCert, ConnectInfo, ConnectRequest, FromKind, MessageFrom, MessageInfo, QoS, SessionInfo,
+    ClientCert, ConnectInfo, ConnectRequest, FromKind, MessageFrom, MessageInfo, MessageProperties,
+    QoS, SessionInfo,
 };
+use super::publish_acl::is_internal_property;
 
 /// The tenant of a client, when tenants are configured (resolved elsewhere).
 pub type TenantOf<'a> = Option<&'a str>;
@@ -53,7 +62,35 @@ pub fn connect_request(c: &RmqttConnectInfo, tenant: TenantOf) -> ConnectRequest
         clean_start: c.clean_start(),
         tenant: tenant.map(str::to_string),
         client_cert: c.cert().and_then(client_cert),
-        user_properties: Vec::new(),
+        user_properties: match c {
+            RmqttConnectInfo::V5(_, connect) => user_properties(&connect.user_properties),
+            RmqttConnectInfo::V3(..) => Vec::new(),
+        },
+    }
+}
+
+/// User properties as hooks see them: in order, repeated names kept, the
+/// router's own marks left out.
+pub fn user_properties(props: &UserProperties) -> Vec<(String, String)> {
+    props
+        .iter()
+        .filter(|(name, _)| !is_internal_property(name))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// The MQTT 5 properties of a message (all empty for an MQTT 3.x one).
+pub fn message_properties(props: Option<&PublishProperties>) -> MessageProperties {
+    let Some(p) = props else {
+        return MessageProperties::default();
+    };
+    MessageProperties {
+        user_properties: user_properties(&p.user_properties),
+        content_type: p.content_type.as_ref().map(|s| s.to_string()),
+        response_topic: p.response_topic.as_ref().map(|s| s.to_string()),
+        correlation_data: p.correlation_data.as_ref().map(|d| d.to_vec()),
+        payload_format_indicator: p.is_utf8_payload.then_some(1),
+        message_expiry_interval: p.message_expiry_interval.map(|i| i.get()),
     }
 }
 
@@ -106,7 +143,7 @@ pub fn message(p: &Publish) -> MessageInfo {
         topic: p.topic.to_string(),
         payload: p.payload.to_vec(),
         create_time: p.create_time.unwrap_or_else(now_millis),
-        properties: Default::default(),
+        properties: message_properties(p.properties.as_ref()),
     }
 }
 
@@ -120,4 +157,47 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    #[test]
+    fn message_properties_keep_order_and_repeats_and_hide_the_deny_mark() {
+        let props = PublishProperties {
+            user_properties: vec![
+                ("b".into(), "1".into()),
+                ("a".into(), "2".into()),
+                ("b".into(), "3".into()),
+                ("\0rmqtt-js:denied".into(), "why".into()),
+            ],
+            content_type: Some("application/json".into()),
+            response_topic: Some("reply/1".into()),
+            correlation_data: Some(vec![0u8, 255].into()),
+            message_expiry_interval: NonZeroU32::new(30),
+            is_utf8_payload: true,
+            ..Default::default()
+        };
+        let m = message_properties(Some(&props));
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            m.user_properties,
+            vec![pair("b", "1"), pair("a", "2"), pair("b", "3")]
+        );
+        assert_eq!(m.content_type.as_deref(), Some("application/json"));
+        assert_eq!(m.response_topic.as_deref(), Some("reply/1"));
+        assert_eq!(m.correlation_data, Some(vec![0, 255]));
+        assert_eq!(m.message_expiry_interval, Some(30));
+        assert_eq!(m.payload_format_indicator, Some(1));
+    }
+
+    #[test]
+    fn absent_properties_are_empty_and_bytes_have_no_indicator() {
+        assert_eq!(message_properties(None), MessageProperties::default());
+        let bytes = message_properties(Some(&PublishProperties::default()));
+        assert_eq!(bytes.payload_format_indicator, None);
+        assert_eq!(bytes, MessageProperties::default());
+    }
 }

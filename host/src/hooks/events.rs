@@ -91,15 +91,80 @@ pub fn event_of(param: &Parameter, tenant: Option<&str>) -> Option<Event> {
     })
 }
 
-/// The seed API's name of a CONNACK reason (`Success`, `NotAuthorized`, …).
+/// The seed API's name of a CONNACK reason (`Success`, `NotAuthorized`, …):
+/// the codec's variant name, except `Success` for an accepted 3.x CONNECT and
+/// `BadUsernameOrPassword` for both versions' bad credentials. Exhaustive, so
+/// `ConnackReason` in lib/src/types.ts can list every name.
 pub fn connack_name(r: &ConnectAckReason) -> String {
-    let raw = match r {
-        ConnectAckReason::V3(v) => format!("{v:?}"),
-        ConnectAckReason::V5(v) => format!("{v:?}"),
+    use rmqtt::codec::v3::ConnectAckReason as V3;
+    use rmqtt::codec::v5::ConnectAckReason as V5;
+    let name = match r {
+        ConnectAckReason::V3(v) => match v {
+            V3::ConnectionAccepted => "Success",
+            V3::UnacceptableProtocolVersion => "UnacceptableProtocolVersion",
+            V3::IdentifierRejected => "IdentifierRejected",
+            V3::ServiceUnavailable => "ServiceUnavailable",
+            V3::BadUserNameOrPassword => "BadUsernameOrPassword",
+            V3::NotAuthorized => "NotAuthorized",
+            V3::Reserved => "Reserved",
+        },
+        ConnectAckReason::V5(v) => match v {
+            V5::Success => "Success",
+            V5::UnspecifiedError => "UnspecifiedError",
+            V5::MalformedPacket => "MalformedPacket",
+            V5::ProtocolError => "ProtocolError",
+            V5::ImplementationSpecificError => "ImplementationSpecificError",
+            V5::UnsupportedProtocolVersion => "UnsupportedProtocolVersion",
+            V5::ClientIdentifierNotValid => "ClientIdentifierNotValid",
+            V5::BadUserNameOrPassword => "BadUsernameOrPassword",
+            V5::NotAuthorized => "NotAuthorized",
+            V5::ServerUnavailable => "ServerUnavailable",
+            V5::ServerBusy => "ServerBusy",
+            V5::Banned => "Banned",
+            V5::BadAuthenticationMethod => "BadAuthenticationMethod",
+            V5::TopicNameInvalid => "TopicNameInvalid",
+            V5::PacketTooLarge => "PacketTooLarge",
+            V5::QuotaExceeded => "QuotaExceeded",
+            V5::PayloadFormatInvalid => "PayloadFormatInvalid",
+            V5::RetainNotSupported => "RetainNotSupported",
+            V5::QosNotSupported => "QosNotSupported",
+            V5::UseAnotherServer => "UseAnotherServer",
+            V5::ServerMoved => "ServerMoved",
+            V5::ConnectionRateExceeded => "ConnectionRateExceeded",
+        },
     };
-    match raw.as_str() {
-        "ConnectionAccepted" => "Success".to_string(),
-        "BadUserNameOrPassword" => "BadUsernameOrPassword".to_string(),
-        _ => raw,
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmqtt::codec::v3::ConnectAckReason as V3;
+    use rmqtt::codec::v5::ConnectAckReason as V5;
+
+    #[test]
+    fn connack_names_are_the_seed_apis() {
+        let name = |r| connack_name(&r);
+        assert_eq!(
+            name(ConnectAckReason::V3(V3::ConnectionAccepted)),
+            "Success"
+        );
+        assert_eq!(name(ConnectAckReason::V5(V5::Success)), "Success");
+        assert_eq!(
+            name(ConnectAckReason::V3(V3::BadUserNameOrPassword)),
+            "BadUsernameOrPassword"
+        );
+        assert_eq!(
+            name(ConnectAckReason::V5(V5::BadUserNameOrPassword)),
+            "BadUsernameOrPassword"
+        );
+        assert_eq!(
+            name(ConnectAckReason::V5(V5::NotAuthorized)),
+            "NotAuthorized"
+        );
+        assert_eq!(
+            name(ConnectAckReason::V3(V3::IdentifierRejected)),
+            "IdentifierRejected"
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! rate-limited WARN) any field that is not valid: a QoS outside 0..=2, or a
 //! topic a client could not publish to or that the publisher may not reach:
 //! empty, with wildcards or NUL, a subscription prefix (`$share/`, `$queue/`,
-//! `$exclusive/`, `$limit/`), or `$SYS` (see [`RewriteScope`]).
+//! `$exclusive/`, `$limit/`), or `$SYS` (see [`RewriteScope`]); user
+//! properties beyond [`MAX_USER_PROPERTIES`] / [`MAX_USER_PROPERTY_BYTES`] or
+//! with a NUL character (MQTT forbids U+0000 in its strings).
 
 use super::model::{PublishDecision, QoS, SubscribeDecision};
 use crate::logging::limit::WarnLimiter;
@@ -13,6 +15,13 @@ const TARGET: &str = "rmqtt_js::hooks";
 /// Prefixes that make a subscription filter special to rmqtt; a message
 /// published to such a topic would reach no subscriber.
 const SUBSCRIPTION_PREFIXES: [&str; 4] = ["$share/", "$queue/", "$exclusive/", "$limit/"];
+
+/// The most user properties a rewrite may set on one message.
+pub const MAX_USER_PROPERTIES: usize = 64;
+
+/// The most bytes (names and values, UTF-8) a rewrite's user properties may
+/// take in all.
+pub const MAX_USER_PROPERTY_BYTES: usize = 16 * 1024;
 
 /// Whether `topic` is a system topic (`$SYS`, `$SYS/…`), as the default
 /// publish ACL sees it.
@@ -58,12 +67,40 @@ pub struct PublishRewrite {
     pub topic: Option<String>,
     pub payload: Option<Vec<u8>>,
     pub qos: Option<QoS>,
+    /// Replaces the user properties (empty: removes them).
+    pub user_properties: Option<Vec<(String, String)>>,
 }
 
 impl PublishRewrite {
     pub fn is_empty(&self) -> bool {
-        self.topic.is_none() && self.payload.is_none() && self.qos.is_none()
+        self.topic.is_none()
+            && self.payload.is_none()
+            && self.qos.is_none()
+            && self.user_properties.is_none()
     }
+}
+
+/// Why `props` may not replace a message's user properties, if they may not.
+pub fn user_properties_problem(props: &[(String, String)]) -> Option<String> {
+    if props.len() > MAX_USER_PROPERTIES {
+        return Some(format!(
+            "{} user properties, more than {MAX_USER_PROPERTIES}",
+            props.len()
+        ));
+    }
+    let bytes: usize = props.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_USER_PROPERTY_BYTES {
+        return Some(format!(
+            "{bytes} bytes of user properties, more than {MAX_USER_PROPERTY_BYTES}"
+        ));
+    }
+    if props
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Some("a user property name or value contains a NUL character".into());
+    }
+    None
 }
 
 /// Keeps the valid rewrites of `d`, logging a WARN for each invalid one.
@@ -93,10 +130,23 @@ pub fn publish_rewrite(
         }
         valid
     });
+    let user_properties = d
+        .user_properties
+        .filter(|props| match user_properties_problem(props) {
+            None => true,
+            Some(problem) => {
+                warn.warn(
+                    TARGET,
+                    format!("{hook_source}: ignored user properties rewrite: {problem}"),
+                );
+                false
+            }
+        });
     PublishRewrite {
         topic,
         payload: d.payload,
         qos,
+        user_properties,
     }
 }
 
@@ -155,7 +205,8 @@ mod tests {
             PublishRewrite {
                 topic: None,
                 payload: Some(b"x".to_vec()),
-                qos: None
+                qos: None,
+                user_properties: None,
             }
         );
         let d = PublishDecision {
@@ -167,6 +218,57 @@ mod tests {
         let r = publish_rewrite(d, "test", DEFAULT, &warn);
         assert_eq!(r.topic.as_deref(), Some("b/c"));
         assert_eq!(r.qos, Some(QoS::ExactlyOnce));
+    }
+
+    fn rewrite_props(props: Vec<(String, String)>) -> Option<Vec<(String, String)>> {
+        let d = PublishDecision {
+            allow: true,
+            user_properties: Some(props),
+            ..Default::default()
+        };
+        publish_rewrite(
+            d,
+            "test",
+            DEFAULT,
+            &WarnLimiter::with_window(Default::default()),
+        )
+        .user_properties
+    }
+
+    #[test]
+    fn user_properties_are_kept_within_the_caps_and_dropped_beyond() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            rewrite_props(vec![]),
+            Some(vec![]),
+            "an empty list removes them"
+        );
+        let repeated = vec![pair("k", "1"), pair("k", "2")];
+        assert_eq!(rewrite_props(repeated.clone()), Some(repeated));
+        let at_count_cap = vec![pair("k", "v"); MAX_USER_PROPERTIES];
+        assert_eq!(rewrite_props(at_count_cap).map(|p| p.len()), Some(64));
+        assert_eq!(
+            rewrite_props(vec![pair("k", "v"); MAX_USER_PROPERTIES + 1]),
+            None
+        );
+        let half = "x".repeat(MAX_USER_PROPERTY_BYTES / 2);
+        assert!(rewrite_props(vec![(half.clone(), half.clone())]).is_some());
+        assert_eq!(
+            rewrite_props(vec![(half.clone(), format!("{half}x"))]),
+            None
+        );
+        assert_eq!(rewrite_props(vec![pair("a\0b", "v")]), None);
+        assert_eq!(rewrite_props(vec![pair("a", "\0")]), None);
+    }
+
+    #[test]
+    fn a_user_properties_rewrite_alone_is_a_rewrite() {
+        let r = PublishRewrite {
+            user_properties: Some(vec![]),
+            ..Default::default()
+        };
+        assert!(!r.is_empty());
+        assert!(PublishRewrite::default().is_empty());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 
 use super::stats::{HookStats, Outcome};
 use super::{HookBackend, HookKind};
+use crate::data::scope::serving;
+use crate::data::ContextData;
 use crate::hooks::model::Event;
 use crate::logging::limit::WarnLimiter;
 
@@ -26,15 +28,15 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Starts the dispatcher on the current runtime.
-    pub fn spawn(stats: Arc<HookStats>) -> Notifier {
+    /// Starts the dispatcher on the current runtime; its calls read `data`.
+    pub fn spawn(stats: Arc<HookStats>, data: Arc<ContextData>) -> Notifier {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_CAPACITY);
         let dispatcher_stats = stats.clone();
         let warn = WarnLimiter::new();
         tokio::spawn(async move {
             while let Some((backend, kind, event)) = rx.recv().await {
                 let started = Instant::now();
-                let outcome = match backend.notify(event).await {
+                let outcome = match serving(data.clone(), backend.notify(event)).await {
                     Ok(()) => Outcome::Delivered,
                     Err(e) => {
                         warn.warn(

@@ -43,6 +43,8 @@ use super::stats::{HookStats, Outcome};
 use super::superusers::Superusers;
 use super::traffic::Traffic;
 use super::{HookBackend, HookError, HookKind, HookSet, HookSlot};
+use crate::data::scope::serving;
+use crate::data::ContextData;
 use crate::logging::limit::WarnLimiter;
 use crate::tenants::cert_handoff::CertHandoff;
 
@@ -66,6 +68,8 @@ pub struct HookRouter {
     /// How WARNs name the two ACLs whose answers the router applies.
     publish_source: Cow<'static, str>,
     subscribe_source: Cow<'static, str>,
+    /// The data this context's hooks read; every call runs serving it.
+    data: Arc<ContextData>,
 }
 
 impl HookRouter {
@@ -84,6 +88,7 @@ impl HookRouter {
         timeout: Duration,
         notifier: Notifier,
         stats: Arc<HookStats>,
+        data: Arc<ContextData>,
     ) -> Self {
         let publish_source = hook_source(tenant.as_deref(), HookKind::ClientPublishAuthorize);
         let subscribe_source = hook_source(tenant.as_deref(), HookKind::ClientSubscribeAuthorize);
@@ -100,6 +105,7 @@ impl HookRouter {
             warn: WarnLimiter::new(),
             publish_source,
             subscribe_source,
+            data,
         }
     }
 
@@ -149,6 +155,7 @@ impl HookRouter {
         allowed: impl Fn(&T) -> bool,
     ) -> Result<T, HookError> {
         let started = Instant::now();
+        let call = serving(self.data.clone(), call);
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(r) => r,
             Err(_) => Err(HookError::Timeout(self.timeout.as_millis() as u64)),
@@ -294,7 +301,7 @@ impl HookRouter {
             payload: p.payload.to_vec(),
             qos: convert::qos(p.qos),
             retain: p.retain,
-            properties: Default::default(),
+            properties: convert::message_properties(p.properties.as_ref()),
         };
         let result = self
             .decide(

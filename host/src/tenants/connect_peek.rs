@@ -1,6 +1,10 @@
 //! Reads the first packet of a connection (the CONNECT) off the wire, keeping
 //! its bytes, so a tenant can be chosen before the connection is handed to the
 //! tenant's broker context. Understands MQTT 3.1, 3.1.1 and 5.0.
+//!
+//! Of an MQTT 5 CONNECT's properties only the user properties are read (for
+//! the tenant resolver); properties this reader does not understand leave
+//! them empty instead of refusing the CONNECT (the broker judges it later).
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -16,6 +20,8 @@ pub struct PeekedConnect {
     pub client_id: String,
     pub username: Option<String>,
     pub password: Option<Vec<u8>>,
+    /// The CONNECT's user properties (MQTT 5; empty before), in order.
+    pub user_properties: Vec<(String, String)>,
     /// The whole packet as received, to be replayed to the broker.
     pub raw: Vec<u8>,
 }
@@ -101,9 +107,40 @@ impl<'a> Cursor<'a> {
         Err(PeekError::Malformed("variable byte integer"))
     }
     fn skip_properties(&mut self) -> Result<(), PeekError> {
-        let n = self.varint()?;
-        self.take(n).map(|_| ())
+        self.properties().map(|_| ())
     }
+    /// The bytes of a property list (after its length).
+    fn properties(&mut self) -> Result<&'a [u8], PeekError> {
+        let n = self.varint()?;
+        self.take(n)
+    }
+}
+
+/// The user properties among a CONNECT's properties; `None` when the list
+/// holds something this reader does not understand.
+fn connect_user_properties(props: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut c = Cursor(props);
+    let mut out = Vec::new();
+    while !c.0.is_empty() {
+        match c.u8().ok()? {
+            // Request problem / response information.
+            0x17 | 0x19 => c.take(1).ok()?,
+            // Receive maximum, topic alias maximum.
+            0x21 | 0x22 => c.take(2).ok()?,
+            // Session expiry interval, maximum packet size.
+            0x11 | 0x27 => c.take(4).ok()?,
+            // Authentication method, authentication data.
+            0x15 | 0x16 => c.binary().ok()?,
+            0x26 => {
+                let name = c.string().ok()?;
+                let value = c.string().ok()?;
+                out.push((name, value));
+                continue;
+            }
+            _ => return None,
+        };
+    }
+    Some(out)
 }
 
 fn parse_body(body: &[u8]) -> Result<PeekedConnect, PeekError> {
@@ -116,9 +153,11 @@ fn parse_body(body: &[u8]) -> Result<PeekedConnect, PeekError> {
     let flags = c.u8()?;
     let keep_alive = c.u16()?;
     let v5 = protocol_version == 5;
-    if v5 {
-        c.skip_properties()?;
-    }
+    let user_properties = if v5 {
+        connect_user_properties(c.properties()?).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let client_id = c.string()?;
     if flags & 0x04 != 0 {
         if v5 {
@@ -144,6 +183,7 @@ fn parse_body(body: &[u8]) -> Result<PeekedConnect, PeekError> {
         client_id,
         username,
         password,
+        user_properties,
         raw: Vec::new(),
     })
 }
@@ -218,6 +258,63 @@ mod tests {
         assert_eq!(p.keep_alive, 30);
         assert!(p.clean_start);
         assert_eq!(p.raw, bytes);
+    }
+
+    /// An MQTT 5 CONNECT with `props` as its properties.
+    fn connect_v5(props: &[u8]) -> Vec<u8> {
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 0x02];
+        body.extend_from_slice(&30u16.to_be_bytes());
+        push_varint(&mut body, props.len());
+        body.extend_from_slice(props);
+        body.extend_from_slice(&[0, 2, b'c', b'5']);
+        let mut out = vec![0x10];
+        push_varint(&mut out, body.len());
+        out.extend(body);
+        out
+    }
+
+    fn user_property(name: &str, value: &str) -> Vec<u8> {
+        let mut out = vec![0x26];
+        for s in [name, value] {
+            out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn an_mqtt5_connect_yields_its_user_properties_in_order() {
+        let mut props = vec![0x11, 0, 0, 0, 60, 0x21, 0, 10];
+        props.extend(user_property("region", "eu"));
+        props.extend([0x15, 0, 3, b'j', b'w', b't']);
+        props.extend(user_property("region", "us"));
+        props.extend([0x17, 1]);
+        let bytes = connect_v5(&props);
+        let p = read_connect(&mut bytes.as_slice()).await.expect("parses");
+        assert_eq!(p.client_id, "c5");
+        assert_eq!(p.protocol_version, 5);
+        assert_eq!(
+            p.user_properties,
+            vec![
+                ("region".to_string(), "eu".to_string()),
+                ("region".to_string(), "us".to_string())
+            ]
+        );
+        let v311 = connect_v311("c1", None, None);
+        let p = read_connect(&mut v311.as_slice()).await.expect("parses");
+        assert!(p.user_properties.is_empty());
+    }
+
+    #[tokio::test]
+    async fn properties_it_does_not_understand_leave_user_properties_empty() {
+        let mut props = user_property("k", "v");
+        props.extend([0x7f, 0]);
+        let bytes = connect_v5(&props);
+        let p = read_connect(&mut bytes.as_slice())
+            .await
+            .expect("still parses");
+        assert_eq!(p.client_id, "c5");
+        assert!(p.user_properties.is_empty());
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
+use crate::data::ContextData;
 use crate::hooks::{HookSet, HookSlot, HookStats, HookStatsRow, Traffic};
 
 /// A declared tenant: its id, its hooks and its counters. Outlives restarts.
@@ -30,6 +31,8 @@ pub struct Tenant {
     pub(crate) hooks: Arc<HookSlot>,
     pub(crate) stats: Arc<HookStats>,
     pub(crate) traffic: Arc<Traffic>,
+    /// What its hooks read (`tenant.data`); kept across restarts.
+    pub(crate) data: Arc<ContextData>,
 }
 
 /// A snapshot of one tenant's activity.
@@ -53,6 +56,7 @@ impl Tenant {
             hooks: Arc::new(slot),
             stats: Arc::default(),
             traffic: Arc::default(),
+            data: Arc::default(),
         }
     }
 
@@ -69,6 +73,11 @@ impl Tenant {
     /// The hooks in force.
     pub fn hooks(&self) -> Arc<HookSet> {
         self.hooks.load()
+    }
+
+    /// The key-value data the tenant's hooks read (`tenant.data`).
+    pub fn data(&self) -> &Arc<ContextData> {
+        &self.data
     }
 
     pub fn stats(&self) -> TenantStats {

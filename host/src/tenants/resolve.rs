@@ -32,6 +32,8 @@ pub struct Rules {
     pub tenancy: TenancyConfig,
     pub resolver: Arc<ResolverSlot>,
     pub timeout: Duration,
+    /// What the resolver reads: the default context's data.
+    pub data: Arc<crate::data::ContextData>,
 }
 
 impl Rules {
@@ -48,9 +50,14 @@ impl Rules {
                 clean_start: c.clean_start,
                 tenant: None,
                 client_cert: None,
-                user_properties: Vec::new(),
+                user_properties: c.user_properties.clone(),
             };
-            match tokio::time::timeout(self.timeout, resolver.resolve_tenant(req)).await {
+            match tokio::time::timeout(
+                self.timeout,
+                crate::data::scope::serving(self.data.clone(), resolver.resolve_tenant(req)),
+            )
+            .await
+            {
                 Ok(Ok(Some(t))) if is_valid_tenant_id(&t) => return Ok(t),
                 Ok(Ok(Some(t))) => {
                     log::warn!(

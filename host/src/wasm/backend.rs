@@ -25,8 +25,8 @@ impl HookBackend for WasmPolicy {
         if !self.exports().authenticate {
             return Err(HookError::NotSupported);
         }
-        match self.call(Call::Authenticate(req.into())).await? {
-            Reply::Auth(d) => Ok(d.into()),
+        match self.call(Call::Authenticate(req)).await? {
+            Reply::Auth(d) => Ok(d),
             _ => Err(mismatched()),
         }
     }
@@ -39,11 +39,8 @@ impl HookBackend for WasmPolicy {
         if !self.exports().authorize_subscribe {
             return Err(HookError::NotSupported);
         }
-        match self
-            .call(Call::AuthorizeSubscribe(session.into(), sub.into()))
-            .await?
-        {
-            Reply::Subscribe(d) => Ok(d.into()),
+        match self.call(Call::AuthorizeSubscribe(session, sub)).await? {
+            Reply::Subscribe(d) => Ok(d),
             _ => Err(mismatched()),
         }
     }
@@ -56,11 +53,8 @@ impl HookBackend for WasmPolicy {
         if !self.exports().authorize_publish {
             return Err(HookError::NotSupported);
         }
-        match self
-            .call(Call::AuthorizePublish(session.into(), msg.into()))
-            .await?
-        {
-            Reply::Publish(d) => Ok(d.into()),
+        match self.call(Call::AuthorizePublish(session, msg)).await? {
+            Reply::Publish(d) => Ok(d),
             _ => Err(mismatched()),
         }
     }
@@ -69,7 +63,7 @@ impl HookBackend for WasmPolicy {
         if !self.exports().events {
             return Err(HookError::NotSupported);
         }
-        match self.call(Call::Event(event.into())).await? {
+        match self.call(Call::Event(event)).await? {
             Reply::Event => Ok(()),
             _ => Err(mismatched()),
         }
@@ -79,7 +73,7 @@ impl HookBackend for WasmPolicy {
         if !self.exports().tenant_resolver {
             return Err(HookError::NotSupported);
         }
-        match self.call(Call::ResolveTenant(req.into())).await? {
+        match self.call(Call::ResolveTenant(req)).await? {
             Reply::Tenant(t) => Ok(t.filter(|t| !t.is_empty())),
             _ => Err(mismatched()),
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
-use super::bindings::v0_1;
+use super::bindings::{v0_1, v0_2};
 use super::state::StoreState;
 
 /// How often the ticker thread advances the engine's epoch. A running guest
@@ -136,12 +136,17 @@ fn start_ticker(engine: Engine) {
 }
 
 /// The imports a policy may use: `rmqtt:hooks/host` (and the types-only
-/// `rmqtt:hooks/types`) plus WASI 0.2, whose state per store is inert (see
+/// `rmqtt:hooks/types`; from 0.2.0 `data` and `crypto`) of every version
+/// the host speaks, plus WASI 0.2, whose state per store is inert (see
 /// `wasm::wasi`).
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     v0_1::host::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
     v0_1::types::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+    v0_2::host::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+    v0_2::types::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+    v0_2::data::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+    v0_2::crypto::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

@@ -18,7 +18,8 @@ pub enum LoadError {
     #[error("not a WebAssembly component: {0}")]
     Invalid(String),
     /// The component speaks another version of `rmqtt:hooks` (or another
-    /// package), or an export's signature differs from `rmqtt:hooks@0.1.0`.
+    /// package), mixes versions, or an export's signature differs from the
+    /// contract of its version.
     #[error(
         "policy was built against `{found}`, this host speaks rmqtt:hooks@{expected}: {detail}"
     )]
@@ -30,7 +31,7 @@ pub enum LoadError {
     /// The component exports none of the hook interfaces.
     #[error(
         "policy exports none of rmqtt:hooks/{{authenticate, authorize-subscribe, \
-         authorize-publish, events}}@0.1.0 (it exports: [{}])",
+         authorize-publish, events, tenant-resolver}}@{{0.2.0, 0.1.0}} (it exports: [{}])",
         exports.join(", ")
     )]
     NoExports { exports: Vec<String> },
@@ -50,6 +51,9 @@ pub enum LoadError {
     /// The load options are out of range.
     #[error("invalid policy options: {0}")]
     Options(String),
+    /// The policy's `lifecycle.init` (0.2.0) returned an error.
+    #[error("policy init failed: {0}")]
+    Init(String),
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -72,6 +76,7 @@ impl LoadError {
             LoadError::Compile(_) => "ERR_POLICY_COMPILE",
             LoadError::Instantiate(_) => "ERR_POLICY_INSTANTIATE",
             LoadError::Options(_) => "ERR_POLICY_OPTIONS",
+            LoadError::Init(_) => "ERR_POLICY_INIT",
         }
     }
 }

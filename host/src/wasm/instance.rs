@@ -7,42 +7,52 @@ use std::time::{Duration, Instant};
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, StoreContextMut, UpdateDeadline};
 
-use super::bindings::v0_1::{
-    authenticate, authorize_publish, authorize_subscribe, events, tenant_resolver, types as wit,
-};
-use super::inspect::ExportIndices;
+use super::bindings::{v0_1, v0_2};
+use super::inspect::{ExportIndices, IndicesV0_1, IndicesV0_2};
 use super::state::{GuestLimits, PolicyIdent, StoreState};
 use super::wasi;
+use crate::hooks::model;
 
 /// A guest running longer than this yields to the async executor at every
 /// epoch tick, so a spinning guest never holds a worker thread for long.
 const YIELD_AFTER: Duration = Duration::from_millis(1);
 
-/// One hook call, in the types of the WIT version the policy speaks.
+/// One hook call, in the hook model (converted to the policy's WIT version
+/// when it runs).
 pub(crate) enum Call {
-    Authenticate(wit::ConnectRequest),
-    AuthorizeSubscribe(wit::Session, wit::Subscription),
-    AuthorizePublish(wit::Session, wit::Message),
-    Event(wit::Event),
-    ResolveTenant(wit::ConnectRequest),
+    Authenticate(model::ConnectRequest),
+    AuthorizeSubscribe(model::SessionInfo, model::Subscription),
+    AuthorizePublish(model::SessionInfo, model::Message),
+    Event(model::Event),
+    ResolveTenant(model::ConnectRequest),
 }
 
 /// The answer to a [`Call`].
 pub(crate) enum Reply {
-    Auth(wit::AuthDecision),
-    Subscribe(wit::SubscribeDecision),
-    Publish(wit::PublishDecision),
+    Auth(model::AuthDecision),
+    Subscribe(model::SubscribeDecision),
+    Publish(model::PublishDecision),
     Event,
     Tenant(Option<String>),
 }
 
 /// The guest's exported functions, for the interfaces it exports.
-struct GuestFuncs {
-    authenticate: Option<authenticate::Guest>,
-    authorize_subscribe: Option<authorize_subscribe::Guest>,
-    authorize_publish: Option<authorize_publish::Guest>,
-    events: Option<events::Guest>,
-    tenant_resolver: Option<tenant_resolver::Guest>,
+enum GuestFuncs {
+    V0_1 {
+        authenticate: Option<v0_1::authenticate::Guest>,
+        authorize_subscribe: Option<v0_1::authorize_subscribe::Guest>,
+        authorize_publish: Option<v0_1::authorize_publish::Guest>,
+        events: Option<v0_1::events::Guest>,
+        tenant_resolver: Option<v0_1::tenant_resolver::Guest>,
+    },
+    V0_2 {
+        lifecycle: Option<v0_2::lifecycle::Guest>,
+        authenticate: Option<v0_2::authenticate::Guest>,
+        authorize_subscribe: Option<v0_2::authorize_subscribe::Guest>,
+        authorize_publish: Option<v0_2::authorize_publish::Guest>,
+        events: Option<v0_2::events::Guest>,
+        tenant_resolver: Option<v0_2::tenant_resolver::Guest>,
+    },
 }
 
 /// A live instance. Never reused after a failed call: a trapped instance's
@@ -68,6 +78,7 @@ pub(crate) struct Factory {
     pub(crate) indices: ExportIndices,
     pub(crate) ident: Arc<PolicyIdent>,
     pub(crate) max_memory_bytes: usize,
+    pub(crate) config: Option<Arc<str>>,
 }
 
 /// Called by wasmtime at each epoch tick while the guest runs.
@@ -100,6 +111,8 @@ impl Factory {
             },
             call_started: now,
             call_deadline: deadline,
+            config: self.config.clone(),
+            data: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -110,36 +123,10 @@ impl Factory {
             .instantiate_async(&mut store)
             .await
             .map_err(CreateError::Instantiate)?;
-        let i = &self.indices;
-        let funcs = (|| {
-            Ok::<_, wasmtime::Error>(GuestFuncs {
-                authenticate: i
-                    .authenticate
-                    .as_ref()
-                    .map(|x| x.load(&mut store, &instance))
-                    .transpose()?,
-                authorize_subscribe: i
-                    .authorize_subscribe
-                    .as_ref()
-                    .map(|x| x.load(&mut store, &instance))
-                    .transpose()?,
-                authorize_publish: i
-                    .authorize_publish
-                    .as_ref()
-                    .map(|x| x.load(&mut store, &instance))
-                    .transpose()?,
-                events: i
-                    .events
-                    .as_ref()
-                    .map(|x| x.load(&mut store, &instance))
-                    .transpose()?,
-                tenant_resolver: i
-                    .tenant_resolver
-                    .as_ref()
-                    .map(|x| x.load(&mut store, &instance))
-                    .transpose()?,
-            })
-        })()
+        let funcs = match &self.indices {
+            ExportIndices::V0_1(i) => load_v0_1(i, &mut store, &instance),
+            ExportIndices::V0_2(i) => load_v0_2(i, &mut store, &instance),
+        }
         .map_err(CreateError::Exports)?;
         let initial_memory_bytes = store.data().limits.memory_bytes;
         Ok(Slot {
@@ -165,41 +152,188 @@ impl Slot {
         limits.memory_bytes > threshold
     }
 
-    /// Runs one call under `deadline`. The caller checked that the policy
-    /// exports the interface.
-    pub(crate) async fn call(&mut self, call: &Call, deadline: Instant) -> wasmtime::Result<Reply> {
+    /// Runs one call under `deadline`. `Ok(Err(message))`: the guest
+    /// answered with an error (0.2.0 decisions), which leaves the instance
+    /// sound. The caller checked that the policy exports the interface.
+    pub(crate) async fn call(
+        &mut self,
+        call: Call,
+        deadline: Instant,
+    ) -> wasmtime::Result<Result<Reply, String>> {
         let state = self.store.data_mut();
         state.call_started = Instant::now();
         state.call_deadline = deadline;
+        state.data = crate::data::scope::current();
         self.store.set_epoch_deadline(1);
         let store = &mut self.store;
         let missing = || wasmtime::format_err!("the policy does not export this interface");
-        Ok(match call {
-            Call::Authenticate(req) => {
-                let g = self.funcs.authenticate.as_ref().ok_or_else(missing)?;
-                Reply::Auth(g.call_authenticate(store, req).await?)
-            }
-            Call::AuthorizeSubscribe(session, sub) => {
-                let g = self
-                    .funcs
-                    .authorize_subscribe
-                    .as_ref()
-                    .ok_or_else(missing)?;
-                Reply::Subscribe(g.call_authorize_subscribe(store, session, sub).await?)
-            }
-            Call::AuthorizePublish(session, msg) => {
-                let g = self.funcs.authorize_publish.as_ref().ok_or_else(missing)?;
-                Reply::Publish(g.call_authorize_publish(store, session, msg).await?)
-            }
-            Call::Event(event) => {
-                let g = self.funcs.events.as_ref().ok_or_else(missing)?;
-                g.call_on_event(store, event).await?;
-                Reply::Event
-            }
-            Call::ResolveTenant(req) => {
-                let g = self.funcs.tenant_resolver.as_ref().ok_or_else(missing)?;
-                Reply::Tenant(g.call_resolve_tenant(store, req).await?)
-            }
+        Ok(match &self.funcs {
+            GuestFuncs::V0_1 {
+                authenticate,
+                authorize_subscribe,
+                authorize_publish,
+                events,
+                tenant_resolver,
+            } => Ok(match call {
+                Call::Authenticate(req) => {
+                    let g = authenticate.as_ref().ok_or_else(missing)?;
+                    Reply::Auth(g.call_authenticate(store, &req.into()).await?.into())
+                }
+                Call::AuthorizeSubscribe(session, sub) => {
+                    let g = authorize_subscribe.as_ref().ok_or_else(missing)?;
+                    let d = g
+                        .call_authorize_subscribe(store, &session.into(), &sub.into())
+                        .await?;
+                    Reply::Subscribe(d.into())
+                }
+                Call::AuthorizePublish(session, msg) => {
+                    let g = authorize_publish.as_ref().ok_or_else(missing)?;
+                    let d = g
+                        .call_authorize_publish(store, &session.into(), &msg.into())
+                        .await?;
+                    Reply::Publish(d.into())
+                }
+                Call::Event(event) => {
+                    let g = events.as_ref().ok_or_else(missing)?;
+                    g.call_on_event(store, &event.into()).await?;
+                    Reply::Event
+                }
+                Call::ResolveTenant(req) => {
+                    let g = tenant_resolver.as_ref().ok_or_else(missing)?;
+                    Reply::Tenant(g.call_resolve_tenant(store, &req.into()).await?)
+                }
+            }),
+            GuestFuncs::V0_2 {
+                lifecycle: _,
+                authenticate,
+                authorize_subscribe,
+                authorize_publish,
+                events,
+                tenant_resolver,
+            } => match call {
+                Call::Authenticate(req) => {
+                    let g = authenticate.as_ref().ok_or_else(missing)?;
+                    let r = g.call_authenticate(store, &req.into()).await?;
+                    r.map(|d| Reply::Auth(d.into()))
+                }
+                Call::AuthorizeSubscribe(session, sub) => {
+                    let g = authorize_subscribe.as_ref().ok_or_else(missing)?;
+                    let r = g
+                        .call_authorize_subscribe(store, &session.into(), &sub.into())
+                        .await?;
+                    r.map(|d| Reply::Subscribe(d.into()))
+                }
+                Call::AuthorizePublish(session, msg) => {
+                    let g = authorize_publish.as_ref().ok_or_else(missing)?;
+                    let r = g
+                        .call_authorize_publish(store, &session.into(), &msg.into())
+                        .await?;
+                    r.map(|d| Reply::Publish(d.into()))
+                }
+                Call::Event(event) => {
+                    let g = events.as_ref().ok_or_else(missing)?;
+                    g.call_on_event(store, &event.into()).await?;
+                    Ok(Reply::Event)
+                }
+                Call::ResolveTenant(req) => {
+                    let g = tenant_resolver.as_ref().ok_or_else(missing)?;
+                    g.call_resolve_tenant(store, &req.into())
+                        .await?
+                        .map(Reply::Tenant)
+                }
+            },
         })
     }
+
+    /// Runs the policy's `lifecycle.init` (0.2.0), if it exports one.
+    /// `Ok(Err(message))`: init refused.
+    pub(crate) async fn init(&mut self, deadline: Instant) -> wasmtime::Result<Result<(), String>> {
+        let GuestFuncs::V0_2 {
+            lifecycle: Some(g), ..
+        } = &self.funcs
+        else {
+            return Ok(Ok(()));
+        };
+        let state = self.store.data_mut();
+        state.call_started = Instant::now();
+        state.call_deadline = deadline;
+        state.data = crate::data::scope::current();
+        self.store.set_epoch_deadline(1);
+        g.call_init(&mut self.store).await
+    }
+}
+
+/// Loads the 0.1.0 functions of the interfaces present.
+fn load_v0_1(
+    i: &IndicesV0_1,
+    store: &mut Store<StoreState>,
+    instance: &wasmtime::component::Instance,
+) -> Result<GuestFuncs, wasmtime::Error> {
+    Ok(GuestFuncs::V0_1 {
+        authenticate: i
+            .authenticate
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        authorize_subscribe: i
+            .authorize_subscribe
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        authorize_publish: i
+            .authorize_publish
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        events: i
+            .events
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        tenant_resolver: i
+            .tenant_resolver
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+    })
+}
+
+/// Loads the 0.2.0 functions of the interfaces present.
+fn load_v0_2(
+    i: &IndicesV0_2,
+    store: &mut Store<StoreState>,
+    instance: &wasmtime::component::Instance,
+) -> Result<GuestFuncs, wasmtime::Error> {
+    Ok(GuestFuncs::V0_2 {
+        lifecycle: i
+            .lifecycle
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        authenticate: i
+            .authenticate
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        authorize_subscribe: i
+            .authorize_subscribe
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        authorize_publish: i
+            .authorize_publish
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        events: i
+            .events
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+        tenant_resolver: i
+            .tenant_resolver
+            .as_ref()
+            .map(|x| x.load(&mut *store, instance))
+            .transpose()?,
+    })
 }

@@ -1,6 +1,7 @@
 //! The WebAssembly hook engine: policies are WebAssembly components
-//! (`rmqtt:hooks@0.1.0`, `wit/rmqtt-hooks-0.1.0/`) run by wasmtime in a
-//! sandbox, answering hooks through [`crate::hooks::HookBackend`].
+//! (`rmqtt:hooks@0.2.0` in `wit/rmqtt-hooks-0.2.0/`, and the frozen 0.1.0
+//! beside it) run by wasmtime in a sandbox, answering hooks through
+//! [`crate::hooks::HookBackend`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,12 +22,26 @@
 //!   interruption, pooling allocator, Cranelift `Speed`), its epoch ticker
 //!   thread (1 ms) and the shared linker (`rmqtt:hooks/host` + inert WASI).
 //! - `cache`: compiled components in memory and on disk.
-//! - `inspect`: which of the four hook interfaces a component exports, and
-//!   whether its imports are all provided ([`LoadError`] otherwise).
+//! - `inspect`: which contract version a component speaks, which hook
+//!   interfaces it exports, and whether its imports are all provided
+//!   ([`LoadError`] otherwise).
 //! - `instance`: one `Store` + instance, created from the `InstancePre`.
 //! - [`WasmPolicy`]: a loaded policy with its bounded pool of instances.
-//! - `bindings::v0_1` / `convert::v0_1`: bindgen output of one WIT version and
-//!   its conversions to the hook model; a new version adds a sibling module.
+//! - `bindings::v0_*` / `convert::v0_*` / `host_api::v0_*`: per WIT version,
+//!   the bindgen output, its conversions to the hook model and the host
+//!   functions; a new version adds sibling modules. Calls are in the hook
+//!   model until the instance runs them in its version's types.
+//! - `host_api::crypto`: `rmqtt:hooks/crypto` on top of [`crate::crypto`].
+//!
+//! # What a 0.2.0 policy reads
+//!
+//! `host.config()` is the string given at load ([`LoadOptions::config`]).
+//! `data.get` reads the snapshot of the serving context's data
+//! ([`crate::data`]) taken when the call starts. `lifecycle.init` runs once
+//! per load, on the first instance; its `err` fails the load
+//! (`LoadError::Init`). A decision's `err` is a deny
+//! (`HookError::PolicyError`, counted in [`PolicyStats::errors`]) that keeps
+//! the instance.
 //!
 //! # How calls run, and why
 //!
@@ -77,6 +92,6 @@ pub use error::LoadError;
 pub use inspect::Exports;
 pub use options::{
     default_cache_dir, LoadOptions, PolicySource, CACHE_DIR_ENV, DEFAULT_MAX_INSTANCES,
-    DEFAULT_MAX_MEMORY_BYTES, DEFAULT_TIMEOUT,
+    DEFAULT_MAX_MEMORY_BYTES, DEFAULT_TIMEOUT, MAX_CONFIG_BYTES,
 };
 pub use policy::{LoadInfo, PolicyStats, WasmPolicy};

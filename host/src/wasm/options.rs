@@ -71,7 +71,13 @@ pub struct LoadOptions {
     pub cache_dir: Option<PathBuf>,
     /// Whether to read and write the on-disk cache at all.
     pub disk_cache: bool,
+    /// What the policy reads with `host.config()` (0.2.0): any string, JSON
+    /// by convention. At most [`MAX_CONFIG_BYTES`].
+    pub config: Option<Arc<str>>,
 }
+
+/// Longest config string a policy may be given.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 impl LoadOptions {
     /// Defaults for a policy called `name`.
@@ -116,6 +122,11 @@ impl LoadOptions {
         self.disk_cache = enabled;
         self
     }
+
+    pub fn config(mut self, config: impl Into<Arc<str>>) -> Self {
+        self.config = Some(config.into());
+        self
+    }
 }
 
 impl Default for LoadOptions {
@@ -129,6 +140,7 @@ impl Default for LoadOptions {
             max_wait: DEFAULT_TIMEOUT,
             cache_dir: None,
             disk_cache: true,
+            config: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::engine;
 use super::error::LoadError;
 use super::inspect::{self, Exports};
 use super::instance::{Call, CreateError, Factory, Reply, Slot};
-use super::options::{default_cache_dir, LoadOptions, PolicySource};
+use super::options::{default_cache_dir, LoadOptions, PolicySource, MAX_CONFIG_BYTES};
 use super::state::{MemoryCapExceeded, PolicyIdent};
 use crate::hooks::{HookError, HookKind};
 
@@ -43,6 +43,9 @@ pub struct PolicyStats {
     pub traps: u64,
     /// Calls that hit the memory cap.
     pub memory_cap_hits: u64,
+    /// Calls the policy answered with an error (0.2.0 `err`, a thrown JS
+    /// exception): denied, and the instance kept.
+    pub errors: u64,
     /// Calls interrupted at their deadline.
     pub deadline_hits: u64,
     /// Calls refused because every instance was busy (or the engine-wide
@@ -60,6 +63,7 @@ struct Counters {
     instances_created: AtomicU64,
     traps: AtomicU64,
     memory_cap_hits: AtomicU64,
+    errors: AtomicU64,
     deadline_hits: AtomicU64,
     overloaded: AtomicU64,
     instances_recycled: AtomicU64,
@@ -108,6 +112,12 @@ fn check_options(o: &LoadOptions) -> Result<(), LoadError> {
     if o.max_instances == 0 {
         return bad("max_instances must be at least 1".into());
     }
+    if o.config
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_CONFIG_BYTES)
+    {
+        return bad(format!("config must be at most {MAX_CONFIG_BYTES} bytes"));
+    }
     if o.max_memory_bytes < 65536 || o.max_memory_bytes > engine::MAX_MEMORY_BYTES {
         return bad(format!(
             "max_memory_bytes must be within 64 KiB..={} bytes",
@@ -150,18 +160,35 @@ impl WasmPolicy {
             indices: inspected.indices,
             ident: ident.clone(),
             max_memory_bytes: options.max_memory_bytes,
+            config: options.config.clone(),
         };
-        let first = factory
+        let version = inspected.version;
+        let mut first = factory
             .create(Instant::now() + options.timeout)
             .await
             .map_err(|e| match e {
                 CreateError::Instantiate(e) => LoadError::Instantiate(format!("{e:#}")),
                 CreateError::Exports(e) => LoadError::WitVersion {
                     found: "an export".into(),
-                    expected: super::bindings::v0_1::VERSION,
+                    expected: version.as_str(),
                     detail: format!("{e:#}"),
                 },
             })?;
+        // Once per load, before anything is served.
+        match first.init(Instant::now() + options.timeout).await {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(LoadError::Init(message)),
+            Err(e) => {
+                let why = match e.downcast_ref::<Trap>() {
+                    Some(Trap::Interrupt) => format!(
+                        "it ran past its {} ms deadline",
+                        options.timeout.as_millis()
+                    ),
+                    _ => format!("it trapped: {e:#}"),
+                };
+                return Err(LoadError::Init(why));
+            }
+        }
         let policy = WasmPolicy {
             ident,
             exports: inspected.exports,
@@ -240,6 +267,7 @@ impl WasmPolicy {
             idle_memory_bytes: memory as u64,
             traps: get(&c.traps),
             memory_cap_hits: get(&c.memory_cap_hits),
+            errors: get(&c.errors),
             deadline_hits: get(&c.deadline_hits),
             overloaded: get(&c.overloaded),
             instances_recycled: get(&c.instances_recycled),
@@ -363,8 +391,17 @@ impl WasmPolicy {
         bump(&self.counters.calls);
         // The epoch bounds guest code; this bounds host calls the guest
         // waits on (a WASI sleep), which the epoch cannot interrupt.
-        match tokio::time::timeout_at(deadline.into(), slot.call(&call, deadline)).await {
-            Ok(Ok(reply)) => {
+        match tokio::time::timeout_at(deadline.into(), slot.call(call, deadline)).await {
+            Ok(Ok(Err(message))) => {
+                // The guest answered: its instance is sound.
+                self.idle().push(slot);
+                bump(&self.counters.errors);
+                // The router WARNs it (rate-limited): a guest must not flood
+                // the log by failing every call.
+                let message = super::host_api::truncate(&message, super::host_api::MAX_LOG_MESSAGE);
+                Err(HookError::PolicyError(message.to_string()))
+            }
+            Ok(Ok(Ok(reply))) => {
                 if slot.memory_grew_past_half() {
                     bump(&self.counters.instances_recycled);
                     log::debug!(

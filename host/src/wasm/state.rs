@@ -1,11 +1,13 @@
 //! What each wasmtime `Store` of a policy holds: the policy's identity (for
-//! log tags), an inert WASI context, the resource limiter and the running
-//! call's deadline.
+//! log tags), an inert WASI context, the resource limiter, the running
+//! call's deadline and what the policy reads (its config, the call's data).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
+
+use crate::data::Snapshot;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 /// A policy's name and tenant, and the log target derived from them.
@@ -108,6 +110,11 @@ pub(crate) struct StoreState {
     /// When the running call started and must end (read by the epoch callback).
     pub(crate) call_started: Instant,
     pub(crate) call_deadline: Instant,
+    /// `host.config()` (0.2.0): the string given at load.
+    pub(crate) config: Option<Arc<str>>,
+    /// `data.get` (0.2.0): the data of the context the running call serves,
+    /// taken when the call starts (`None` outside a context).
+    pub(crate) data: Option<Arc<Snapshot>>,
 }
 
 impl WasiView for StoreState {

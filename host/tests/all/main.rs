@@ -7,6 +7,7 @@ mod memory;
 mod support;
 mod tenants;
 mod wasm_broker;
+mod wasm_contract_v0_2;
 mod wasm_decisions;
 mod wasm_limits;
 mod wasm_loading;

@@ -82,22 +82,35 @@ async fn an_empty_component_exports_nothing_we_know() {
 async fn another_contract_version_is_refused() {
     let e = load_err(reexporting_component(
         "rmqtt:hooks/types@0.1.0",
-        "rmqtt:hooks/authenticate@0.2.0",
+        "rmqtt:hooks/authenticate@0.3.0",
     ))
     .await;
     assert_eq!(e.code(), "ERR_POLICY_WIT_VERSION", "{e}");
     assert!(
-        e.to_string().contains("rmqtt:hooks/authenticate@0.2.0"),
+        e.to_string().contains("rmqtt:hooks/authenticate@0.3.0"),
         "{e}"
+    );
+    assert!(
+        e.to_string().contains("0.2.0 or 0.1.0"),
+        "names what the host speaks: {e}"
     );
 
     let e = load_err(reexporting_component(
-        "rmqtt:hooks/host@0.2.0",
+        "rmqtt:hooks/host@0.3.0",
         "rmqtt:hooks/authenticate@0.1.0",
     ))
     .await;
     assert_eq!(e.code(), "ERR_POLICY_WIT_VERSION", "{e}");
-    assert!(e.to_string().contains("rmqtt:hooks/host@0.2.0"), "{e}");
+    assert!(e.to_string().contains("rmqtt:hooks/host@0.3.0"), "{e}");
+
+    // Two versions the host speaks, mixed in one component.
+    let e = load_err(reexporting_component(
+        "rmqtt:hooks/types@0.1.0",
+        "rmqtt:hooks/authenticate@0.2.0",
+    ))
+    .await;
+    assert_eq!(e.code(), "ERR_POLICY_WIT_VERSION", "{e}");
+    assert!(e.to_string().contains("one version per policy"), "{e}");
 
     let e = load_err(reexporting_component(
         "rmqtt:hooks/types@0.1.0",

@@ -4,6 +4,10 @@
 //! boolean `allow` is `HookError::BadReturn` (the router denies and warns).
 //! Optional fields of the wrong type are ignored, except `qos`, which is passed
 //! on as an invalid level so that the router ignores it with a WARN.
+//!
+//! `userProperties` is an array of `[name, value]` string pairs (the shape
+//! hooks receive) or an object in the `mqtt` client's shape, `{ name: value
+//! | value[] }` (in key order); the router holds it to its caps.
 
 use neon::prelude::*;
 use neon::types::buffer::TypedArray;
@@ -34,7 +38,8 @@ pub fn subscribe_decision(cx: &mut Cx, v: Handle<JsValue>) -> Result<SubscribeDe
     })
 }
 
-/// `{ allow, topic?, payload?: Buffer | Uint8Array | string, qos?, reason? }`.
+/// `{ allow, topic?, payload?: Buffer | Uint8Array | string, qos?, reason?,
+/// userProperties? }`.
 pub fn publish_decision(cx: &mut Cx, v: Handle<JsValue>) -> Result<PublishDecision, HookError> {
     decision(cx, v, |cx, obj, allow| {
         let topic = match field(cx, obj, "topic")? {
@@ -54,13 +59,23 @@ pub fn publish_decision(cx: &mut Cx, v: Handle<JsValue>) -> Result<PublishDecisi
                 None
             }),
         };
+        let user_properties = match field(cx, obj, "userProperties")? {
+            None => None,
+            Some(v) => user_properties(cx, v)?.or_else(|| {
+                ignored(
+                    "userProperties",
+                    "an array of [name, value] string pairs or an object of strings (or string arrays)",
+                );
+                None
+            }),
+        };
         Ok(PublishDecision {
             allow,
             topic,
             payload,
             qos: qos(cx, obj)?,
             reason: text(cx, obj, "reason")?,
-            user_properties: None,
+            user_properties,
         })
     })
 }
@@ -137,6 +152,58 @@ fn qos(cx: &mut Cx, obj: Handle<'_, JsObject>) -> NeonResult<Option<i64>> {
         Err(_) => -1,
     };
     Ok(Some(level))
+}
+
+/// User properties from `[[name, value], ...]` or `{ name: value | value[] }`;
+/// `None` for any other shape (or a name or value that is not a string).
+fn user_properties(cx: &mut Cx, v: Handle<JsValue>) -> NeonResult<Option<Vec<(String, String)>>> {
+    let string =
+        |cx: &mut Cx, v: Handle<JsValue>| v.downcast::<JsString, _>(cx).ok().map(|s| s.value(cx));
+    if let Ok(array) = v.downcast::<JsArray, _>(cx) {
+        let mut out = Vec::new();
+        for item in array.to_vec(cx)? {
+            let Ok(pair) = item.downcast::<JsArray, _>(cx) else {
+                return Ok(None);
+            };
+            if pair.len(cx) != 2 {
+                return Ok(None);
+            }
+            let name = pair.prop(cx, 0u32).get::<Handle<JsValue>>()?;
+            let value = pair.prop(cx, 1u32).get::<Handle<JsValue>>()?;
+            match (string(cx, name), string(cx, value)) {
+                (Some(n), Some(v)) => out.push((n, v)),
+                _ => return Ok(None),
+            }
+        }
+        return Ok(Some(out));
+    }
+    let Ok(obj) = v.downcast::<JsObject, _>(cx) else {
+        return Ok(None);
+    };
+    if v.is_a::<JsFunction, _>(cx) || v.is_a::<JsTypedArray<u8>, _>(cx) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    let keys = obj.get_own_property_names(cx)?.to_vec(cx)?;
+    for key in keys {
+        let Some(name) = string(cx, key) else {
+            return Ok(None);
+        };
+        let value = obj.prop(cx, name.as_str()).get::<Handle<JsValue>>()?;
+        if let Some(v) = string(cx, value) {
+            out.push((name, v));
+        } else if let Ok(values) = value.downcast::<JsArray, _>(cx) {
+            for item in values.to_vec(cx)? {
+                let Some(v) = string(cx, item) else {
+                    return Ok(None);
+                };
+                out.push((name.clone(), v));
+            }
+        } else {
+            return Ok(None);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The bytes of a Buffer, a Uint8Array or a string (UTF-8).

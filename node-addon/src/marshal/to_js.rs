@@ -1,10 +1,13 @@
 //! Hook model records → the seed API's JS shapes: camelCase fields, payloads
-//! as `Buffer`s, absent strings as `null`, `tenant` only when set.
+//! as `Buffer`s, absent strings as `null`, `tenant` only when set. MQTT 5
+//! properties are a `properties` object whose absent fields are left out,
+//! with user properties as an array of `[name, value]` pairs (in order; a
+//! name may repeat).
 
 use neon::prelude::*;
 use rmqtt_js_host::hooks::model::{
-    ClientCert, ConnectInfo, ConnectRequest, Event, Message, MessageFrom, MessageInfo, SessionInfo,
-    Subscription,
+    ClientCert, ConnectInfo, ConnectRequest, Event, Message, MessageFrom, MessageInfo,
+    MessageProperties, SessionInfo, Subscription,
 };
 
 /// Arguments of one hook call, built on the JS thread.
@@ -164,8 +167,8 @@ fn optional_session<'a>(cx: &mut Cx<'a>, s: Option<&SessionInfo>) -> JsResult<'a
 }
 
 /// `AuthenticationRequest { clientId, username, password, protocolVersion,
-/// remoteAddr, keepAlive, cleanSession, tenant?, clientCert? }` (the password
-/// as UTF-8 text).
+/// remoteAddr, keepAlive, cleanSession, properties: { userProperties },
+/// tenant?, clientCert? }` (the password as UTF-8 text).
 pub fn auth_request<'a>(cx: &mut Cx<'a>, r: &ConnectRequest) -> JsResult<'a, JsObject> {
     let obj = cx.empty_object();
     let username = string_or_null(cx, r.username.as_deref());
@@ -186,6 +189,10 @@ pub fn auth_request<'a>(cx: &mut Cx<'a>, r: &ConnectRequest) -> JsResult<'a, JsO
         .set(f64::from(r.keep_alive))?
         .prop("cleanSession")
         .set(r.clean_start)?;
+    let props = cx.empty_object();
+    let user = user_properties(cx, &r.user_properties)?;
+    props.prop(cx, "userProperties").set(user)?;
+    obj.prop(cx, "properties").set(props)?;
     set_tenant(cx, obj, r.tenant.as_deref())?;
     if let Some(cert) = &r.client_cert {
         let value = client_cert(cx, cert)?;
@@ -208,8 +215,9 @@ fn client_cert<'a>(cx: &mut Cx<'a>, c: &ClientCert) -> JsResult<'a, JsObject> {
     Ok(obj)
 }
 
-/// `ConnectInfo { node, remoteAddr, clientId, username, keepAlive, protoVer,
-/// cleanSession (3.x) | cleanStart (5), tenant? }`.
+/// `ConnectInfo { node, remoteAddr, clientId, username, keepAlive,
+/// protocolVersion, protoVer (the same, the seed API's name), cleanSession
+/// (3.x) | cleanStart (5), tenant? }`.
 pub fn connect_info<'a>(cx: &mut Cx<'a>, c: &ConnectInfo) -> JsResult<'a, JsObject> {
     let obj = cx.empty_object();
     let remote = string_or_null(cx, c.remote_addr.as_deref());
@@ -229,6 +237,8 @@ pub fn connect_info<'a>(cx: &mut Cx<'a>, c: &ConnectInfo) -> JsResult<'a, JsObje
         .set(username)?
         .prop("keepAlive")
         .set(f64::from(c.keep_alive))?
+        .prop("protocolVersion")
+        .set(f64::from(c.protocol_version))?
         .prop("protoVer")
         .set(f64::from(c.protocol_version))?
         .prop(clean)
@@ -254,7 +264,7 @@ pub fn unsubscription<'a>(cx: &mut Cx<'a>, topic_filter: &str) -> JsResult<'a, J
     Ok(obj)
 }
 
-/// `MqttMessage { topic, payload, qos, retain }`.
+/// `MqttMessage { topic, payload, qos, retain, properties }`.
 pub fn message<'a>(cx: &mut Cx<'a>, m: &Message) -> JsResult<'a, JsObject> {
     let obj = cx.empty_object();
     let payload = buffer(cx, &m.payload)?;
@@ -266,10 +276,12 @@ pub fn message<'a>(cx: &mut Cx<'a>, m: &Message) -> JsResult<'a, JsObject> {
         .set(f64::from(m.qos.level()))?
         .prop("retain")
         .set(m.retain)?;
+    let props = message_properties(cx, &m.properties)?;
+    obj.prop(cx, "properties").set(props)?;
     Ok(obj)
 }
 
-/// `MessageInfo { dup, qos, retain, topic, payload, createTime }`.
+/// `MessageInfo { dup, qos, retain, topic, payload, createTime, properties }`.
 pub fn message_info<'a>(cx: &mut Cx<'a>, m: &MessageInfo) -> JsResult<'a, JsObject> {
     let obj = cx.empty_object();
     let payload = buffer(cx, &m.payload)?;
@@ -285,7 +297,47 @@ pub fn message_info<'a>(cx: &mut Cx<'a>, m: &MessageInfo) -> JsResult<'a, JsObje
         .set(payload)?
         .prop("createTime")
         .set(m.create_time as f64)?;
+    let props = message_properties(cx, &m.properties)?;
+    obj.prop(cx, "properties").set(props)?;
     Ok(obj)
+}
+
+/// `MessageProperties { userProperties, contentType?, responseTopic?,
+/// correlationData?: Buffer, payloadFormatIndicator?: 1,
+/// messageExpiryInterval? }`.
+pub fn message_properties<'a>(cx: &mut Cx<'a>, p: &MessageProperties) -> JsResult<'a, JsObject> {
+    let obj = cx.empty_object();
+    let user = user_properties(cx, &p.user_properties)?;
+    obj.prop(cx, "userProperties").set(user)?;
+    if let Some(s) = &p.content_type {
+        obj.prop(cx, "contentType").set(s.as_str())?;
+    }
+    if let Some(s) = &p.response_topic {
+        obj.prop(cx, "responseTopic").set(s.as_str())?;
+    }
+    if let Some(d) = &p.correlation_data {
+        let data = buffer(cx, d)?;
+        obj.prop(cx, "correlationData").set(data)?;
+    }
+    if let Some(i) = p.payload_format_indicator {
+        obj.prop(cx, "payloadFormatIndicator").set(f64::from(i))?;
+    }
+    if let Some(secs) = p.message_expiry_interval {
+        obj.prop(cx, "messageExpiryInterval").set(f64::from(secs))?;
+    }
+    Ok(obj)
+}
+
+/// User properties as `[[name, value], ...]`.
+fn user_properties<'a>(cx: &mut Cx<'a>, props: &[(String, String)]) -> JsResult<'a, JsArray> {
+    let array = cx.empty_array();
+    for (i, (name, value)) in props.iter().enumerate() {
+        let pair = cx.empty_array();
+        pair.prop(cx, 0u32).set(name.as_str())?;
+        pair.prop(cx, 1u32).set(value.as_str())?;
+        array.prop(cx, i as u32).set(pair)?;
+    }
+    Ok(array)
 }
 
 /// `MessageFrom { type, node, remoteAddr, clientId, username }`.
