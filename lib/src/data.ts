@@ -48,6 +48,24 @@ export function newPolicyData(link: DataLink): PolicyData {
   return new PolicyData(TOKEN, link);
 }
 
+/** Data of no context, for a direct policy call (`policy.authenticate(req, { data })`). Not API. */
+export function detachedPolicyData(): PolicyData {
+  return new PolicyData(TOKEN, {
+    open: () => native.dataNew(),
+    name: "the call's data",
+    raise: "give the call fewer or smaller entries",
+    assertOpen: () => {},
+  });
+}
+
+/** The native handle of `data` (opened if need be). Not API. */
+export function policyDataHandle(data: PolicyData): DataHandle {
+  return handleOf(data);
+}
+
+/** Set by `PolicyData`'s static block (which may read its private handle). */
+let handleOf: (data: PolicyData) => DataHandle;
+
 /** Empties `data` whatever its owner's state (for `close`). Not API. */
 export function releasePolicyData(data: PolicyData): void {
   const handle = handles.get(data);
@@ -220,6 +238,10 @@ export class PolicyData {
           `${wouldBe}. The cap stays ${this.maxBytes}.`,
       );
     }
+  }
+
+  static {
+    handleOf = (data) => data.#handle;
   }
 
   get #handle(): DataHandle {

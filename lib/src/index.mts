@@ -5,7 +5,7 @@
 
 import { MqttServer } from "./index.js";
 
-export { QoS, RmqttError, Tenant, WasmPolicy } from "./index.js";
+export { hashPassword, QoS, RmqttError, Tenant, WasmPolicy } from "./index.js";
 export { MqttServer };
 /** The seed API's default export: `import MqttServer from "rmqtt-js"`. */
 export default MqttServer;

@@ -11,8 +11,16 @@ export default MqttServer;
 export { QoS } from "./types";
 export { RmqttError } from "./errors";
 export { WasmPolicy } from "./policy";
+export { hashPassword } from "./password";
 export type { PolicyData, PolicyDataEntries, PolicyDataValue } from "./data";
-export type { PolicyCacheSource, PolicyLoadInfo, WasmPolicyOptions } from "./policy";
+export type {
+  PolicyAuthenticationInput,
+  PolicyCacheSource,
+  PolicyCallOptions,
+  PolicyLoadInfo,
+  PolicyMessageInput,
+  WasmPolicyOptions,
+} from "./policy";
 export type { HookBackendKind, HookStatsEntry, ServerStats } from "./stats";
 export { Tenant } from "./tenants";
 export type { TenantOptions, TenantResolver, TenantStats } from "./tenants";

@@ -123,6 +123,12 @@ export interface NativeAddon {
   dataInfo(data: DataHandle): NativeDataInfo;
   /** Throws `ERR_DATA_TOO_LARGE` (with `limit` and `wouldBe`) when the data holds more than `max`. */
   dataSetMaxBytes(data: DataHandle, max: number): void;
+  /** Data of no context (a direct policy call's). */
+  dataNew(): DataHandle;
+  /** An argon2id PHC string (on a blocking thread). */
+  hashPassword(password: Uint8Array): Promise<string>;
+  /** Runs a policy's decision without a broker; rejects with `ERR_POLICY_ERROR`, `ERR_POLICY_TRAP`, … */
+  policyCall(policy: PolicyHandle, hook: string, a: object, b: object | undefined, data: DataHandle | undefined): Promise<unknown>;
 }
 
 const EXPORTS: Record<keyof NativeAddon, true> = {
@@ -150,6 +156,9 @@ const EXPORTS: Record<keyof NativeAddon, true> = {
   dataClear: true,
   dataInfo: true,
   dataSetMaxBytes: true,
+  dataNew: true,
+  hashPassword: true,
+  policyCall: true,
 };
 
 /** Where `scripts/build.mjs` puts the binary. */

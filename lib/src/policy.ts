@@ -5,10 +5,55 @@
  * callbacks.
  */
 
+import { detachedPolicyData, policyDataHandle, PolicyData, type PolicyDataEntries } from "./data";
 import { RmqttError, toRmqttError } from "./errors";
 import type { HookName } from "./hooks";
 import { native, type PolicyHandle } from "./native";
 import { checkKeys } from "./strict";
+import type {
+  AuthenticationRequest,
+  AuthenticationResult,
+  MqttMessage,
+  PublishAuthorizeResult,
+  SessionInfo,
+  SubscribeAuthorizeResult,
+  SubscriptionInfo,
+  UserProperties,
+} from "./types";
+
+/**
+ * Options of a direct call (`policy.authenticate(req, options)`, for unit
+ * tests of a policy without a broker).
+ */
+export interface PolicyCallOptions {
+  /**
+   * What the policy's `data.get` reads: a server's or tenant's `PolicyData`,
+   * or entries (`[key, value]` pairs or an object) for this call only.
+   * Default: no data (every `get` is `none`).
+   */
+  data?: PolicyData | PolicyDataEntries;
+}
+
+/** A request to run: the fields a test does not give get neutral values. */
+export type PolicyAuthenticationInput = Partial<Omit<AuthenticationRequest, "password" | "properties">> & {
+  password?: string | Buffer | Uint8Array | null;
+  properties?: { userProperties?: UserProperties };
+};
+
+/** A message to run: `payload` may be a string (UTF-8). */
+export type PolicyMessageInput = Partial<Omit<MqttMessage, "payload" | "properties">> & {
+  topic: string;
+  payload?: string | Buffer | Uint8Array;
+  properties?: Partial<MqttMessage["properties"]>;
+};
+
+const bytesOf = (v: string | Buffer | Uint8Array | null | undefined): Uint8Array | undefined =>
+  v === null || v === undefined ? undefined : typeof v === "string" ? Buffer.from(v, "utf8") : v;
+
+/** Drops `null`s: the native side reads absent fields as absent. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as T;
+}
 
 /** Options of `WasmPolicy.load`. Absent fields keep the defaults; an unknown key is `ERR_POLICY_OPTIONS`. */
 export interface WasmPolicyOptions {
@@ -126,6 +171,82 @@ export class WasmPolicy {
     }
   }
 
+  /**
+   * Runs the policy's `authenticate` as the broker would, without a broker
+   * (unit tests): the real component, its limits, its `config`, and the
+   * `data` given here. Fields left out get neutral values (client id
+   * `"test-client"`, MQTT 5, keep-alive 60).
+   * @throws RmqttError `ERR_POLICY_ERROR` (the policy answered `err`: its
+   *   message), `ERR_POLICY_TRAP`, `ERR_POLICY_TIMEOUT`, `ERR_POLICY_MISSING_EXPORT`,
+   *   `ERR_POLICY_CLOSED`
+   */
+  async authenticate(request: PolicyAuthenticationInput, options: PolicyCallOptions = {}): Promise<AuthenticationResult> {
+    const req = defined({
+      clientId: request.clientId ?? "test-client",
+      username: request.username,
+      password: bytesOf(request.password),
+      protocolVersion: request.protocolVersion ?? 5,
+      remoteAddr: request.remoteAddr,
+      keepAlive: request.keepAlive ?? 60,
+      cleanStart: request.cleanSession ?? true,
+      tenant: request.tenant,
+      userProperties: request.properties?.userProperties,
+    });
+    return (await this.#call("authenticate", req, undefined, options)) as AuthenticationResult;
+  }
+
+  /**
+   * Runs the policy's `authorize-subscribe` without a broker (see `authenticate`).
+   * @throws RmqttError as `authenticate`
+   */
+  async authorizeSubscribe(
+    session: Partial<SessionInfo>,
+    subscription: SubscriptionInfo,
+    options: PolicyCallOptions = {},
+  ): Promise<SubscribeAuthorizeResult> {
+    return (await this.#call("authorizeSubscribe", sessionOf(session), { ...subscription }, options)) as SubscribeAuthorizeResult;
+  }
+
+  /**
+   * Runs the policy's `authorize-publish` without a broker (see `authenticate`).
+   * A rewritten payload comes back as a `Buffer`, user properties as pairs.
+   * @throws RmqttError as `authenticate`
+   */
+  async authorizePublish(
+    session: Partial<SessionInfo>,
+    message: PolicyMessageInput,
+    options: PolicyCallOptions = {},
+  ): Promise<PublishAuthorizeResult> {
+    const msg = defined({
+      topic: message.topic,
+      payload: bytesOf(message.payload) ?? new Uint8Array(),
+      qos: message.qos ?? 0,
+      retain: message.retain ?? false,
+      properties: message.properties ? defined({ ...message.properties }) : undefined,
+    });
+    return (await this.#call("authorizePublish", sessionOf(session), msg, options)) as PublishAuthorizeResult;
+  }
+
+  async #call(hook: string, a: object, b: object | undefined, options: PolicyCallOptions): Promise<unknown> {
+    const handle = policyHandle(this, hook);
+    if (typeof options !== "object" || options === null) {
+      throw new RmqttError("ERR_INVALID_OPTIONS", `policy.${hook}(..., options): options must be an object`);
+    }
+    checkKeys(options, ["data"], "ERR_INVALID_OPTIONS", `policy.${hook}(..., options)`);
+    let data: PolicyData | undefined;
+    if (options.data instanceof PolicyData) {
+      data = options.data;
+    } else if (options.data !== undefined) {
+      data = detachedPolicyData();
+      data.replace(options.data);
+    }
+    try {
+      return await native.policyCall(handle, hook, a, b, data === undefined ? undefined : policyDataHandle(data));
+    } catch (e) {
+      throw toRmqttError(e);
+    }
+  }
+
   /** Whether this policy can answer `hook`. */
   serves(hook: HookName): boolean {
     return this.hooks.includes(hook);
@@ -164,6 +285,16 @@ export function policyHandle(policy: WasmPolicy, hook: string): PolicyHandle {
     );
   }
   return handle;
+}
+
+function sessionOf(s: Partial<SessionInfo>): object {
+  return defined({
+    node: s.node ?? 1,
+    remoteAddr: s.remoteAddr,
+    clientId: s.clientId ?? "test-client",
+    username: s.username,
+    tenant: s.tenant,
+  });
 }
 
 function checkOptions(options: unknown): void {

@@ -26,7 +26,20 @@ pub struct DataHandle(Arc<ContextData>);
 
 impl Finalize for DataHandle {}
 
-type DataBox = JsBox<DataHandle>;
+impl DataHandle {
+    /// The host's data behind the handle.
+    pub(crate) fn context(&self) -> &Arc<ContextData> {
+        &self.0
+    }
+}
+
+pub(crate) type DataBox = JsBox<DataHandle>;
+
+/// `dataNew() -> data`: data of no context, for running a policy in a unit
+/// test (`policy.authenticate(req, { data })`).
+pub fn data_new(mut cx: FunctionContext) -> JsResult<DataBox> {
+    Ok(cx.boxed(DataHandle(Arc::default())))
+}
 
 /// `serverData(handle) -> data`: the default context's data.
 pub fn server_data(mut cx: FunctionContext) -> JsResult<DataBox> {

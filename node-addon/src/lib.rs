@@ -10,7 +10,9 @@ mod hook_set;
 mod js_backend;
 mod logging;
 mod marshal;
+mod password;
 mod policy;
+mod policy_calls;
 mod runtime;
 mod server;
 mod stats;
@@ -46,6 +48,9 @@ fn main(mut cx: ModuleContext) -> NeonResult<()> {
     cx.export_function("dataClear", data::data_clear)?;
     cx.export_function("dataInfo", data::data_info)?;
     cx.export_function("dataSetMaxBytes", data::data_set_max_bytes)?;
+    cx.export_function("dataNew", data::data_new)?;
+    cx.export_function("policyCall", policy_calls::policy_call)?;
+    cx.export_function("hashPassword", password::hash_password)?;
     cx.export_function("setLogSink", logging::set_log_sink)?;
     Ok(())
 }

@@ -4,18 +4,20 @@
 //!
 //! The header is read here (so `alg: none` and algorithm/key mismatches get
 //! their own messages, and nothing from the token picks the key kind); the
-//! signature check is the `jsonwebtoken` crate's RustCrypto backend; the
-//! keys come parsed from [`key_cache`](super::key_cache).
+//! keys come parsed from [`key_cache`](super::key_cache); signatures are
+//! checked with `ring` (RSA, ECDSA, Ed25519) and the RustCrypto `hmac`
+//! crate (HS256/384/512, constant-time).
 
 use std::str::FromStr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use ring::signature::{self as ring_sig, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
 
-use super::key_cache::{self, KeySet};
+use super::key_cache::{self, KeyBytes, KeySet, Keys, PublicKey};
 
 /// Clock skew allowed on `exp` and `nbf`, in seconds.
 pub const JWT_LEEWAY_SECS: u64 = 60;
@@ -84,8 +86,9 @@ struct Header {
 ///
 /// `keys` is one of:
 /// - a PEM public key (`-----BEGIN PUBLIC KEY-----`, or `RSA PUBLIC KEY`,
-///   or an X.509 `CERTIFICATE`): RSA → RS256/384/512 and PS256/384/512;
-///   EC P-256 → ES256; EC P-384 → ES384; Ed25519 → EdDSA;
+///   or an X.509 `CERTIFICATE`): RSA (2048 to 8192 bits) → RS256/384/512
+///   and PS256/384/512; EC P-256 → ES256; EC P-384 → ES384 (uncompressed
+///   points); Ed25519 → EdDSA. Private keys are refused;
 /// - a JWKS (`{"keys":[...]}`, or one JWK object): the token's `kid` picks
 ///   the key; a token without `kid` needs a JWKS with exactly one usable key.
 ///   Usable: RSA, EC P-256/P-384 and Ed25519 (OKP) keys whose `use` (if any)
@@ -125,18 +128,29 @@ pub fn verify_jwt(token: &str, keys: &str, now_secs: u64) -> Result<String, JwtE
         return Err(JwtError::Unsupported("critical header parameters (crit)"));
     }
 
-    let key_set = key_cache::key_set(keys)?;
-    let key = select_key(&key_set, alg, &alg_name, header.kid.as_deref())?;
-
+    let keys = key_cache::keys(keys)?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| JwtError::Malformed("the signature is not base64url"))?;
-    let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
-    let verifier = (DEFAULT_PROVIDER.verifier_factory)(&alg, key)
-        .map_err(|e| JwtError::BadKey(e.to_string()))?;
-    verifier
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let verified = match &keys {
+        Keys::Secret(secret) if alg.family() == AlgorithmFamily::Hmac => {
+            verify_hmac(alg, secret, signed, &signature)
+        }
+        Keys::Secret(_) => {
+            return Err(JwtError::AlgorithmMismatch {
+                alg: alg_name,
+                key: "an HMAC secret".into(),
+            })
+        }
+        Keys::Public(set) => {
+            let key = select_key(set, alg, &alg_name, header.kid.as_deref())?;
+            verify_public(alg, &key.bytes, signed, &signature)
+        }
+    };
+    if !verified {
+        return Err(JwtError::BadSignature);
+    }
 
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
@@ -159,24 +173,22 @@ fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The key of `key_set` that verifies `alg` (and `kid`, for a JWKS).
+/// The public key of `key_set` that verifies `alg` (and `kid`, for a
+/// JWKS). HMAC algorithms never match a public key.
 fn select_key<'k>(
     key_set: &'k KeySet,
     alg: Algorithm,
     alg_name: &str,
     kid: Option<&str>,
-) -> Result<&'k DecodingKey, JwtError> {
+) -> Result<&'k PublicKey, JwtError> {
     let mismatch = |key: &str| JwtError::AlgorithmMismatch {
         alg: alg_name.to_string(),
         key: key.to_string(),
     };
-    let is_hmac = alg.family() == AlgorithmFamily::Hmac;
     match key_set {
-        KeySet::Secret(secret) if is_hmac => Ok(secret),
-        KeySet::Secret(_) => Err(mismatch("an HMAC secret")),
-        KeySet::Pem(public) if public.kind.accepts(alg) => Ok(&public.key),
+        KeySet::Pem(public) if public.kind.accepts(alg) => Ok(public),
         KeySet::Pem(public) => Err(mismatch(public.kind.describe())),
-        KeySet::Jwks(_) if is_hmac => Err(mismatch("a JWKS")),
+        KeySet::Jwks(_) if alg.family() == AlgorithmFamily::Hmac => Err(mismatch("a JWKS")),
         KeySet::Jwks(entries) => {
             let candidates: Vec<_> = match kid {
                 Some(kid) => entries
@@ -192,13 +204,70 @@ fn select_key<'k>(
             candidates
                 .iter()
                 .find(|e| e.key.kind.accepts(alg) && e.key.alg.is_none_or(|a| a == alg))
-                .map(|e| &e.key.key)
+                .map(|e| &e.key)
                 .ok_or_else(|| match first.key.alg {
                     Some(only) if first.key.kind.accepts(alg) => {
                         mismatch(&format!("{} for {only:?}", first.key.kind.describe()))
                     }
                     _ => mismatch(first.key.kind.describe()),
                 })
+        }
+    }
+}
+
+/// HS256/384/512 over `signed` with `secret`, compared in constant time.
+fn verify_hmac(alg: Algorithm, secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
+    fn check<M: Mac + KeyInit>(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
+        let Ok(mut mac) = <M as KeyInit>::new_from_slice(secret) else {
+            return false;
+        };
+        mac.update(signed);
+        mac.verify_slice(signature).is_ok()
+    }
+    match alg {
+        Algorithm::HS256 => check::<Hmac<sha2::Sha256>>(secret, signed, signature),
+        Algorithm::HS384 => check::<Hmac<sha2::Sha384>>(secret, signed, signature),
+        Algorithm::HS512 => check::<Hmac<sha2::Sha512>>(secret, signed, signature),
+        _ => false,
+    }
+}
+
+/// An RSA, ECDSA or EdDSA signature over `signed`, checked with ring. The
+/// key kind was matched to `alg` by [`select_key`]; any other pairing is
+/// `false`.
+fn verify_public(alg: Algorithm, key: &KeyBytes, signed: &[u8], signature: &[u8]) -> bool {
+    use Algorithm::*;
+    match key {
+        KeyBytes::Rsa { n, e } => {
+            let params = match alg {
+                RS256 => &ring_sig::RSA_PKCS1_2048_8192_SHA256,
+                RS384 => &ring_sig::RSA_PKCS1_2048_8192_SHA384,
+                RS512 => &ring_sig::RSA_PKCS1_2048_8192_SHA512,
+                PS256 => &ring_sig::RSA_PSS_2048_8192_SHA256,
+                PS384 => &ring_sig::RSA_PSS_2048_8192_SHA384,
+                PS512 => &ring_sig::RSA_PSS_2048_8192_SHA512,
+                _ => return false,
+            };
+            RsaPublicKeyComponents { n, e }
+                .verify(params, signed, signature)
+                .is_ok()
+        }
+        KeyBytes::Ec(point) => {
+            // JWS ECDSA signatures are the fixed-size `r || s` form.
+            let params = match (alg, point.len()) {
+                (ES256, 65) => &ring_sig::ECDSA_P256_SHA256_FIXED,
+                (ES384, 97) => &ring_sig::ECDSA_P384_SHA384_FIXED,
+                _ => return false,
+            };
+            UnparsedPublicKey::new(params, point)
+                .verify(signed, signature)
+                .is_ok()
+        }
+        KeyBytes::Ed25519(raw) => {
+            alg == EdDSA
+                && UnparsedPublicKey::new(&ring_sig::ED25519, raw)
+                    .verify(signed, signature)
+                    .is_ok()
         }
     }
 }

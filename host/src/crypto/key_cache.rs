@@ -1,25 +1,34 @@
 //! The `keys` argument of [`verify_jwt`](super::verify_jwt), parsed: an HMAC
 //! secret, one PEM public key, or the signature keys of a JWKS — and a small
 //! cache of the parsed PEM and JWKS forms, since parsing them (PEM, ASN.1,
-//! RSA and curve-point checks) costs more than a verification.
+//! JSON, key checks) costs about as much as a verification.
+//!
+//! The key formats are read with `jsonwebtoken` (PEM classification, JWK
+//! types); the keys come out in the forms `ring` verifies with (RSA modulus
+//! and exponent, uncompressed EC points, raw Ed25519 keys).
 //!
 //! The cache is process-wide, keyed by the BLAKE3 hash of the `keys` string,
 //! holds [`CAPACITY`] entries and evicts the oldest. HMAC secrets are not
-//! cached (they cost nothing to "parse", and are kept out of a global).
+//! cached (there is nothing to parse, and they stay out of a global).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
-use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 
 use super::jwt::JwtError;
 
 /// How many parsed PEM / JWKS strings the cache keeps.
 pub const CAPACITY: usize = 64;
+
+/// RSA modulus sizes accepted (ring's `RSA_*_2048_8192_*` range).
+const RSA_MIN_BITS: usize = 2048;
+const RSA_MAX_BITS: usize = 8192;
 
 /// The kind of a public key, which decides the algorithms it verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +60,17 @@ impl KeyKind {
             KeyKind::Ed25519 => "an Ed25519 key",
         }
     }
+}
 
-    fn name(self) -> &'static str {
-        match self {
-            KeyKind::Rsa => "RSA",
-            KeyKind::EcP256 => "P-256",
-            KeyKind::EcP384 => "P-384",
-            KeyKind::Ed25519 => "Ed25519",
-        }
-    }
+/// Public key material in the form ring verifies with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum KeyBytes {
+    /// Big-endian modulus and exponent, without leading zeros.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An uncompressed SEC1 point (`04 || x || y`) on P-256 or P-384.
+    Ec(Vec<u8>),
+    /// The 32-byte Ed25519 public key.
+    Ed25519(Vec<u8>),
 }
 
 /// One public key, ready to verify with.
@@ -68,7 +79,7 @@ pub(super) struct PublicKey {
     pub(super) kind: KeyKind,
     /// The JWK's own `alg`, when it names one: then only that algorithm.
     pub(super) alg: Option<Algorithm>,
-    pub(super) key: DecodingKey,
+    pub(super) bytes: KeyBytes,
 }
 
 /// A JWKS entry usable for signatures.
@@ -78,31 +89,37 @@ pub(super) struct JwksEntry {
     pub(super) key: PublicKey,
 }
 
-/// What a `keys` string is.
+/// A parsed PEM or JWKS `keys` string.
 #[derive(Debug)]
 pub(super) enum KeySet {
-    /// An HMAC secret (the string's UTF-8 bytes, as given).
-    Secret(DecodingKey),
     /// A PEM public key or certificate.
     Pem(PublicKey),
     /// The usable signature keys of a JWKS (at least one).
     Jwks(Vec<JwksEntry>),
 }
 
-/// `keys` parsed, from the process-wide cache when it was seen before.
-pub(super) fn key_set(keys: &str) -> Result<Arc<KeySet>, JwtError> {
+/// What a `keys` string is.
+#[derive(Debug)]
+pub(super) enum Keys<'a> {
+    /// An HMAC secret: the string's UTF-8 bytes, as given.
+    Secret(&'a [u8]),
+    /// Public keys.
+    Public(Arc<KeySet>),
+}
+
+/// `keys` told apart and parsed (PEM and JWKS from the process-wide cache
+/// when seen before).
+pub(super) fn keys(keys: &str) -> Result<Keys<'_>, JwtError> {
     static CACHE: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(CAPACITY));
     let start = keys.trim_start();
     if start.starts_with("-----BEGIN") {
-        CACHE.get_or_parse(keys, parse_pem)
+        CACHE.get_or_parse(keys, parse_pem).map(Keys::Public)
     } else if start.starts_with('{') {
-        CACHE.get_or_parse(keys, parse_jwks)
+        CACHE.get_or_parse(keys, parse_jwks).map(Keys::Public)
     } else if keys.is_empty() {
         Err(JwtError::BadKey("the key is empty".into()))
     } else {
-        let secret = DecodingKey::from_secret(keys.as_bytes())
-            .map_err(|e| JwtError::BadKey(e.to_string()))?;
-        Ok(Arc::new(KeySet::Secret(secret)))
+        Ok(Keys::Secret(keys.as_bytes()))
     }
 }
 
@@ -167,85 +184,125 @@ impl KeyCache {
     }
 }
 
+fn bad_key(why: &str) -> JwtError {
+    JwtError::BadKey(why.to_string())
+}
+
 fn parse_pem(text: &str) -> Result<KeySet, JwtError> {
     let label = text
         .trim_start()
         .strip_prefix("-----BEGIN ")
         .and_then(|rest| rest.split_once("-----"))
         .map(|(label, _)| label)
-        .ok_or_else(|| JwtError::BadKey("malformed PEM".into()))?;
+        .ok_or_else(|| bad_key("malformed PEM"))?;
     if label.contains("PRIVATE KEY") {
-        return Err(JwtError::BadKey(
-            "this is a private key; give the public key".into(),
-        ));
+        return Err(bad_key("this is a private key; give the public key"));
     }
     let bytes = text.as_bytes();
-    if let Ok(key) = DecodingKey::from_rsa_pem(bytes) {
-        return Ok(KeySet::Pem(rsa_key(key, None)?));
-    }
-    if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
-        let kind = match key.try_get_as_bytes().map(<[u8]>::len) {
-            Ok(65 | 33) => KeyKind::EcP256,
-            Ok(97 | 49) => KeyKind::EcP384,
-            _ => return Err(JwtError::BadKey("unsupported EC curve".into())),
-        };
-        return Ok(KeySet::Pem(checked(kind, None, key)?));
-    }
-    if let Ok(key) = DecodingKey::from_ed_pem(bytes) {
-        return Ok(KeySet::Pem(checked(KeyKind::Ed25519, None, key)?));
-    }
-    Err(JwtError::BadKey(
-        "not an RSA, EC (P-256, P-384) or Ed25519 public key or certificate".into(),
-    ))
+    let der_of = |key: DecodingKey| match key.kind() {
+        DecodingKeyKind::SecretOrDer(der) => Some(der.clone()),
+        DecodingKeyKind::RsaModulusExponent { .. } => None,
+    };
+    let public = if let Some(der) = DecodingKey::from_rsa_pem(bytes).ok().and_then(der_of) {
+        let (n, e) = rsa_pkcs1_components(&der)?;
+        rsa_key(&n, &e, None)?
+    } else if let Some(point) = DecodingKey::from_ec_pem(bytes).ok().and_then(der_of) {
+        ec_key(point, None)?
+    } else if let Some(raw) = DecodingKey::from_ed_pem(bytes).ok().and_then(der_of) {
+        ed25519_key(raw, None)?
+    } else {
+        return Err(bad_key(
+            "not an RSA, EC (P-256, P-384) or Ed25519 public key or certificate",
+        ));
+    };
+    Ok(KeySet::Pem(public))
 }
 
-/// An RSA key from PEM (PKCS#1 DER) or JWK (n, e), checked to parse now so a
-/// broken key is a "bad key" here rather than a "bad signature" per token.
-fn rsa_key(key: DecodingKey, alg: Option<Algorithm>) -> Result<PublicKey, JwtError> {
-    if let DecodingKeyKind::SecretOrDer(der) = key.kind() {
-        (DEFAULT_PROVIDER
-            .key_utils
-            .rsa_pub_components_from_public_key)(der)
-        .map_err(|_| JwtError::BadKey("invalid RSA public key".into()))?;
+/// `n` and `e` of a PKCS#1 `RSAPublicKey` (`SEQUENCE { INTEGER, INTEGER }`).
+fn rsa_pkcs1_components(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), JwtError> {
+    use simple_asn1::{ASN1Block, BigInt};
+    let invalid = || bad_key("invalid RSA public key");
+    let blocks = simple_asn1::from_der(der).map_err(|_| invalid())?;
+    let [ASN1Block::Sequence(_, fields)] = blocks.as_slice() else {
+        return Err(invalid());
+    };
+    let [ASN1Block::Integer(_, n), ASN1Block::Integer(_, e)] = fields.as_slice() else {
+        return Err(invalid());
+    };
+    let zero = BigInt::from(0u8);
+    if *n <= zero || *e <= zero {
+        return Err(invalid());
+    }
+    Ok((n.to_bytes_be().1, e.to_bytes_be().1))
+}
+
+/// An RSA key checked against what ring verifies: 2048 to 8192 bits, an
+/// odd exponent from 3 to 2^33 - 1.
+fn rsa_key(n: &[u8], e: &[u8], alg: Option<Algorithm>) -> Result<PublicKey, JwtError> {
+    let strip = |bytes: &[u8]| {
+        let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+        bytes[first..].to_vec()
+    };
+    let (n, e) = (strip(n), strip(e));
+    let bits = n.first().map_or(0, |top| {
+        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+    });
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(JwtError::BadKey(format!(
+            "RSA keys must have {RSA_MIN_BITS} to {RSA_MAX_BITS} bits (this one has {bits})"
+        )));
+    }
+    let exponent = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)));
+    if !exponent.is_some_and(|x| (3..1 << 33).contains(&x) && x % 2 == 1) {
+        return Err(bad_key("unsupported RSA public exponent"));
     }
     Ok(PublicKey {
         kind: KeyKind::Rsa,
         alg,
-        key,
+        bytes: KeyBytes::Rsa { n, e },
     })
 }
 
-/// An EC or Ed25519 key, checked by building a verifier for it (which
-/// decodes the curve point).
-fn checked(kind: KeyKind, alg: Option<Algorithm>, key: DecodingKey) -> Result<PublicKey, JwtError> {
-    let probe = match kind {
-        KeyKind::EcP256 => Algorithm::ES256,
-        KeyKind::EcP384 => Algorithm::ES384,
-        KeyKind::Ed25519 => Algorithm::EdDSA,
-        KeyKind::Rsa => return rsa_key(key, alg),
+/// An EC key from its SEC1 point: uncompressed, P-256 (65 bytes) or P-384
+/// (97 bytes). Whether it is on the curve, ring checks when verifying.
+fn ec_key(point: Vec<u8>, alg: Option<Algorithm>) -> Result<PublicKey, JwtError> {
+    let kind = match (point.len(), point.first()) {
+        (65, Some(4)) => KeyKind::EcP256,
+        (97, Some(4)) => KeyKind::EcP384,
+        (33 | 49, Some(2 | 3)) => return Err(bad_key("compressed EC points are not supported")),
+        _ => return Err(bad_key("unsupported EC key (P-256 and P-384 only)")),
     };
-    (DEFAULT_PROVIDER.verifier_factory)(&probe, &key)
-        .map_err(|_| JwtError::BadKey(format!("invalid {} public key", kind.name())))?;
-    Ok(PublicKey { kind, alg, key })
+    Ok(PublicKey {
+        kind,
+        alg,
+        bytes: KeyBytes::Ec(point),
+    })
+}
+
+fn ed25519_key(raw: Vec<u8>, alg: Option<Algorithm>) -> Result<PublicKey, JwtError> {
+    if raw.len() != 32 {
+        return Err(bad_key("invalid Ed25519 public key"));
+    }
+    Ok(PublicKey {
+        kind: KeyKind::Ed25519,
+        alg,
+        bytes: KeyBytes::Ed25519(raw),
+    })
 }
 
 fn parse_jwks(text: &str) -> Result<KeySet, JwtError> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| JwtError::BadKey("the JWKS is not valid JSON".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| bad_key("the JWKS is not valid JSON"))?;
     let entries = match (value.get("keys"), value.get("kty")) {
         (Some(serde_json::Value::Array(keys)), _) => keys.clone(),
         // A lone JWK is taken as a set of one.
         (None, Some(_)) => vec![value],
-        _ => {
-            return Err(JwtError::BadKey(
-                "a JWKS is an object with a \"keys\" array".into(),
-            ))
-        }
+        _ => return Err(bad_key("a JWKS is an object with a \"keys\" array")),
     };
     let usable: Vec<JwksEntry> = entries.into_iter().filter_map(jwks_entry).collect();
     if usable.is_empty() {
-        return Err(JwtError::BadKey(
-            "the JWKS has no usable signature key (RSA, EC P-256/P-384, Ed25519)".into(),
+        return Err(bad_key(
+            "the JWKS has no usable signature key (RSA, EC P-256/P-384, Ed25519)",
         ));
     }
     Ok(KeySet::Jwks(usable))
@@ -271,47 +328,44 @@ fn jwks_entry(value: serde_json::Value) -> Option<JwksEntry> {
     {
         return None;
     }
-    let kind = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => KeyKind::Rsa,
-        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-            EllipticCurve::P256 => KeyKind::EcP256,
-            EllipticCurve::P384 => KeyKind::EcP384,
-            _ => return None,
-        },
+    let alg = match common.key_algorithm {
+        None => None,
+        Some(named) => Some(signature_algorithm(named)?),
+    };
+    let b64 = |field: &str| URL_SAFE_NO_PAD.decode(field).ok();
+    let key = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => rsa_key(&b64(&rsa.n)?, &b64(&rsa.e)?, alg).ok()?,
+        AlgorithmParameters::EllipticCurve(ec) => {
+            let size = match ec.curve {
+                EllipticCurve::P256 => 32,
+                EllipticCurve::P384 => 48,
+                _ => return None,
+            };
+            let (x, y) = (b64(&ec.x)?, b64(&ec.y)?);
+            if x.len() != size || y.len() != size {
+                return None;
+            }
+            ec_key([&[4u8][..], &x, &y].concat(), alg).ok()?
+        }
         AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
-            KeyKind::Ed25519
+            ed25519_key(b64(&okp.x)?, alg).ok()?
         }
         // No symmetric keys from a JWKS: HMAC takes a plain secret only.
         _ => return None,
     };
-    let alg = match common.key_algorithm {
-        None => None,
-        Some(named) => {
-            let alg = signature_algorithm(named)?;
-            if !kind.accepts(alg) {
-                return None;
-            }
-            Some(alg)
-        }
-    };
-    let key = DecodingKey::from_jwk(&jwk).ok()?;
-    if key.family() == AlgorithmFamily::Hmac {
+    if alg.is_some_and(|alg| !key.kind.accepts(alg)) {
         return None;
     }
-    let key = checked(kind, alg, key).ok()?;
     Some(JwksEntry {
         kid: common.key_id.clone(),
         key,
     })
 }
 
-/// The JWS algorithm a JWK's `alg` names; `None` for encryption algorithms
-/// and unknown names.
+/// The JWS algorithm a JWK's `alg` names; `None` for encryption and HMAC
+/// algorithms and unknown names.
 fn signature_algorithm(named: KeyAlgorithm) -> Option<Algorithm> {
     Some(match named {
-        KeyAlgorithm::HS256 => Algorithm::HS256,
-        KeyAlgorithm::HS384 => Algorithm::HS384,
-        KeyAlgorithm::HS512 => Algorithm::HS512,
         KeyAlgorithm::ES256 => Algorithm::ES256,
         KeyAlgorithm::ES384 => Algorithm::ES384,
         KeyAlgorithm::RS256 => Algorithm::RS256,
@@ -476,11 +530,63 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_not_cached_and_empty_keys_are_refused() {
-        assert!(matches!(
-            key_set("my-secret").as_deref(),
-            Ok(KeySet::Secret(_))
-        ));
-        assert!(matches!(key_set(""), Err(JwtError::BadKey(_))));
+    fn secrets_are_not_parsed_and_empty_keys_are_refused() {
+        assert!(matches!(keys("my-secret"), Ok(Keys::Secret(b"my-secret"))));
+        assert!(matches!(keys(""), Err(JwtError::BadKey(_))));
+    }
+
+    #[test]
+    fn rsa_keys_outside_2048_to_8192_bits_are_bad_keys() {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let small = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).expect("RSA key");
+        let pem = small
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        let err = parse_pem(&pem).expect_err("1024 bits");
+        assert_eq!(
+            err.to_string(),
+            "bad key: RSA keys must have 2048 to 8192 bits (this one has 1024)"
+        );
+        assert!(rsa_key(&[0xff; 1025], &[1, 0, 1], None).is_err());
+        assert!(rsa_key(&[0xff; 1024], &[1, 0, 1], None).is_ok());
+        // Leading zeros do not count, and are dropped.
+        let padded = [&[0u8, 0][..], &[0x80; 256][..]].concat();
+        match rsa_key(&padded, &[0, 1, 0, 1], None)
+            .expect("2048 bits")
+            .bytes
+        {
+            KeyBytes::Rsa { n, e } => {
+                assert_eq!(n.len(), 256);
+                assert_eq!(e, [1, 0, 1]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            rsa_key(&[0x7f; 256], &[1, 0, 1], None).is_err(),
+            "2047 bits"
+        );
+        for e in [&[][..], &[1], &[2], &[1, 0, 0], &[2, 0, 0, 0, 1]] {
+            assert!(rsa_key(&[0xff; 256], e, None).is_err(), "e = {e:?}");
+        }
+    }
+
+    #[test]
+    fn ec_points_must_be_uncompressed_and_sized() {
+        assert_eq!(
+            ec_key([&[4u8][..], &[1; 64]].concat(), None)
+                .expect("P-256")
+                .kind,
+            KeyKind::EcP256
+        );
+        assert_eq!(
+            ec_key([&[4u8][..], &[1; 96]].concat(), None)
+                .expect("P-384")
+                .kind,
+            KeyKind::EcP384
+        );
+        for point in [vec![2u8; 33], vec![4; 64], vec![5; 65], vec![]] {
+            assert!(ec_key(point.clone(), None).is_err(), "{point:?}");
+        }
     }
 }

@@ -100,7 +100,7 @@ fn verify_argon2(password: &[u8], hash: &str) -> bool {
 fn verify_bcrypt(password: &[u8], hash: &str) -> bool {
     // `$2b$10$...`: the cost is the two digits after the second `$`.
     let cost = hash.get(4..6).and_then(|c| c.parse::<u32>().ok());
-    if !cost.is_some_and(|c| c <= BCRYPT_MAX_COST) {
+    if cost.is_none_or(|c| c > BCRYPT_MAX_COST) {
         return false;
     }
     bcrypt::verify(password, hash).unwrap_or(false)
@@ -126,10 +126,10 @@ fn verify_pbkdf2(password: &[u8], hash: &str) -> bool {
         let Ok(parsed) = phc::PasswordHash::new(hash) else {
             return false;
         };
-        if !parsed
+        if parsed
             .params
             .get_decimal("i")
-            .is_some_and(|rounds| rounds <= PBKDF2_MAX_ROUNDS)
+            .is_none_or(|rounds| rounds > PBKDF2_MAX_ROUNDS)
         {
             return false;
         }

@@ -1,6 +1,7 @@
 //! Integration tests of the host crate: one test binary, a module per topic.
 
 mod broker_lifecycle;
+mod hook_properties;
 mod hook_router;
 mod listener_limits;
 mod memory;
