@@ -4,7 +4,7 @@
 //!
 //! The header is read here (so `alg: none` and algorithm/key mismatches get
 //! their own messages, and nothing from the token picks the key kind); the
-//! keys come parsed from [`key_cache`](super::key_cache); signatures are
+//! keys come parsed from `key_cache`; signatures are
 //! checked with `ring` (RSA, ECDSA, Ed25519) and the RustCrypto `hmac`
 //! crate (HS256/384/512, constant-time).
 

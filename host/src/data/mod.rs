@@ -79,6 +79,29 @@ fn check_key(key: &str) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Lets go of a snapshot a call read. When it is the last holder of an old
+/// version (a `replace` happened meanwhile), the version is freed on a
+/// thread of its own: freeing 10,000 entries takes milliseconds, which must
+/// not land on a decision.
+pub fn release(snapshot: Arc<Snapshot>) {
+    if Arc::strong_count(&snapshot) > 1 {
+        return; // others hold it: this is a decrement
+    }
+    static RECLAIM: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Arc<Snapshot>>>> =
+        std::sync::OnceLock::new();
+    let tx = RECLAIM.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<Snapshot>>();
+        std::thread::Builder::new()
+            .name("rmqtt-js-data-reclaim".into())
+            .spawn(move || rx.into_iter().for_each(drop))
+            .ok()
+            .map(|_| tx)
+    });
+    if let Some(tx) = tx {
+        let _ = tx.send(snapshot);
+    }
+}
+
 /// The data of one broker context.
 #[derive(Debug)]
 pub struct ContextData {
@@ -156,8 +179,8 @@ impl ContextData {
         let old = std::mem::replace(&mut *current, Arc::new(next));
         drop(current);
         // Freeing a large map takes milliseconds: never under the lock that
-        // readers take.
-        drop(old);
+        // readers take, nor on the writer's (Node's) thread.
+        release(old);
     }
 
     /// Sets `key` to `value`.

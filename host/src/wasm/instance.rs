@@ -160,6 +160,19 @@ impl Slot {
         call: Call,
         deadline: Instant,
     ) -> wasmtime::Result<Result<Reply, String>> {
+        let result = self.run(call, deadline).await;
+        // The instance must not keep an old version of the data alive.
+        if let Some(snapshot) = self.store.data_mut().data.take() {
+            crate::data::release(snapshot);
+        }
+        result
+    }
+
+    async fn run(
+        &mut self,
+        call: Call,
+        deadline: Instant,
+    ) -> wasmtime::Result<Result<Reply, String>> {
         let state = self.store.data_mut();
         state.call_started = Instant::now();
         state.call_deadline = deadline;
