@@ -108,8 +108,8 @@ fn read_options(
         .unwrap_or(default_name);
     let mut o = LoadOptions::new(name);
     if let Some(ms) = number(cx, options, "timeoutMs")? {
-        let timeout = Duration::from_secs_f64(ms / 1000.0);
-        o = o.timeout(timeout).max_wait(timeout);
+        // The host derives the wait for a free instance from it.
+        o = o.timeout(Duration::from_secs_f64(ms / 1000.0));
     }
     if let Some(bytes) = number(cx, options, "maxMemoryBytes")? {
         o = o.max_memory_bytes(bytes as usize);

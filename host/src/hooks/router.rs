@@ -80,6 +80,11 @@ impl HookRouter {
         self
     }
 
+    /// One router per broker context, from that context's parts.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each argument is one part of the context the router serves; boot passes them once"
+    )]
     pub fn new(
         tenant: Option<String>,
         traffic: Arc<Traffic>,

@@ -66,7 +66,8 @@ pub struct LoadOptions {
     pub max_instances: usize,
     /// How long a call waits for a free instance when `max_instances` are
     /// busy before failing with `HookError::Overloaded` (zero: fail at once).
-    pub max_wait: Duration,
+    /// `None`: as long as [`LoadOptions::timeout`] (see [`LoadOptions::effective_max_wait`]).
+    pub max_wait: Option<Duration>,
     /// Directory of the compiled-artifact cache; `None`: [`default_cache_dir`].
     pub cache_dir: Option<PathBuf>,
     /// Whether to read and write the on-disk cache at all.
@@ -109,8 +110,13 @@ impl LoadOptions {
     }
 
     pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
+        self.max_wait = Some(wait);
         self
+    }
+
+    /// The wait for a free instance in force: `max_wait`, else the timeout.
+    pub fn effective_max_wait(&self) -> Duration {
+        self.max_wait.unwrap_or(self.timeout)
     }
 
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -137,7 +143,7 @@ impl Default for LoadOptions {
             timeout: DEFAULT_TIMEOUT,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_instances: DEFAULT_MAX_INSTANCES,
-            max_wait: DEFAULT_TIMEOUT,
+            max_wait: None,
             cache_dir: None,
             disk_cache: true,
             config: None,

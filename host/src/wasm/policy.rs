@@ -154,6 +154,7 @@ impl WasmPolicy {
         .await
         .map_err(|e| LoadError::Compile(format!("the compile task failed: {e}")))??;
 
+        let max_wait = options.effective_max_wait();
         let ident = Arc::new(PolicyIdent::new(options.name, options.tenant));
         let factory = Factory {
             pre: inspected.pre,
@@ -197,7 +198,7 @@ impl WasmPolicy {
             permits: Semaphore::new(options.max_instances),
             max_instances: options.max_instances,
             timeout: options.timeout,
-            max_wait: options.max_wait,
+            max_wait,
             load_info: LoadInfo {
                 source: compiled.source,
                 digest: cache::hex(&compiled.digest),
