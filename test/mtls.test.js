@@ -266,3 +266,23 @@ test("a missing tlsClientCa file fails with ERR_CONFIG_TLS_FILE", async (t) => {
   const missing = path.join(pki.dir, "no-such-ca.pem");
   await assertListenerRefused(t, mtlsListener(pki, "wss", { tlsClientCa: missing }), "ERR_CONFIG_TLS_FILE");
 });
+
+test("tenant gateway: the tenant resolver sees the verified client certificate and may pick the tenant by it", async (t) => {
+  const pki = makeClientPki(t, { clientSubject: "/CN=sensor-7/O=Acme Devices" });
+  if (!pki) return t.skip("no openssl");
+  const rec = new Recorder();
+  const server = new MqttServer();
+  t.after(() => shutDown(server));
+  await server.addTenant("acme", { hooks: { onClientAuthenticate: rec.hook("auth", { allow: true }) } });
+  const seen = [];
+  server.setTenantResolver((req) => {
+    seen.push(req.clientCert);
+    return req.clientCert?.subject.includes("O=Acme Devices") ? "acme" : null;
+  });
+  await server.start({ listeners: [mtlsListener(pki, "tls", { name: "gw", requireClientCert: true })], tenancy: {} });
+  const c = await connectClient(t, server.listeners[0].port, { protocol: "tls", username: "sensor", ...clientTlsOptions(pki, pki.client) });
+  await rec.waitFor("auth", (a) => a.clientId === c.options.clientId);
+  assert.equal(seen[0]?.commonName, "sensor-7");
+  assert.equal(seen[0].subject, "CN=sensor-7, O=Acme Devices");
+  assert.equal(seen[0].fingerprintSha256, expectedClientCert(pki.client.cert).fingerprintSha256);
+});

@@ -126,7 +126,7 @@ const canon = {
   },
   connectInfo(c, extra = []) {
     const clean = c.protoVer >= 5 ? "cleanStart" : "cleanSession";
-    exactKeys(c, ["node", "remoteAddr", "clientId", "username", "keepAlive", "protoVer", clean, ...("tenant" in c ? ["tenant"] : []), ...extra], "connect info");
+    exactKeys(c, ["node", "remoteAddr", "clientId", "username", "keepAlive", "protocolVersion", "protoVer", clean, ...("tenant" in c ? ["tenant"] : []), ...extra], "connect info");
     return {
       node: c.node,
       clientId: c.clientId,
@@ -155,7 +155,7 @@ const canon = {
     return { kind: f.type, node: f.node, clientId: f.clientId, username: f.username, remoteAddr: f.remoteAddr };
   },
   message(m) {
-    exactKeys(m, ["dup", "qos", "retain", "topic", "payload", "createTime"], "message info");
+    exactKeys(m, ["dup", "qos", "retain", "topic", "payload", "createTime", "properties"], "message info");
     assert.ok(Buffer.isBuffer(m.payload), "payload is a Buffer");
     return { dup: m.dup, qos: m.qos, retain: m.retain, topic: m.topic, payload: m.payload.toString("hex"), createTime: m.createTime };
   },

@@ -12,6 +12,7 @@ export { QoS } from "./types";
 export { RmqttError } from "./errors";
 export { WasmPolicy } from "./policy";
 export { hashPassword } from "./password";
+export type { ConnackReason, ConnectProperties, MessageProperties, UserProperties } from "./types";
 export type { PolicyData, PolicyDataEntries, PolicyDataValue } from "./data";
 export type {
   PolicyAuthenticationInput,

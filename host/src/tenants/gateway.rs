@@ -117,7 +117,7 @@ impl Gateway {
             Some(name) => with_username(connect, name).map_err(std::io::Error::other)?,
             None => connect,
         };
-        let target = match self.rules.resolve(&connect, remote).await {
+        let target = match self.rules.resolve(&connect, remote, cert.as_ref()).await {
             Ok(tenant) => self
                 .directory
                 .lookup(&tenant, self.index)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::connect_peek::PeekedConnect;
 use super::id::{is_valid_tenant_id, shown, TENANT_ID_RULE};
 use crate::config::TenancyConfig;
-use crate::hooks::model::ConnectRequest;
+use crate::hooks::model::{ClientCert, ConnectRequest};
 use crate::hooks::HookBackend;
 
 /// The resolver hook of a server, replaceable while running.
@@ -37,8 +37,14 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The tenant of `c`, or the reason it has none.
-    pub async fn resolve(&self, c: &PeekedConnect, remote: SocketAddr) -> Result<String, String> {
+    /// The tenant of `c` (from `remote`, with the client certificate a tls
+    /// gateway verified), or the reason it has none.
+    pub async fn resolve(
+        &self,
+        c: &PeekedConnect,
+        remote: SocketAddr,
+        cert: Option<&ClientCert>,
+    ) -> Result<String, String> {
         if let Some(resolver) = self.resolver.load() {
             let req = ConnectRequest {
                 client_id: c.client_id.clone(),
@@ -49,7 +55,7 @@ impl Rules {
                 keep_alive: c.keep_alive,
                 clean_start: c.clean_start,
                 tenant: None,
-                client_cert: None,
+                client_cert: cert.cloned(),
                 user_properties: c.user_properties.clone(),
             };
             match tokio::time::timeout(
